@@ -1,0 +1,1 @@
+//! Placeholder: the trace store is being written.

@@ -1,0 +1,1 @@
+//! app-a (being written).

@@ -1,0 +1,1 @@
+//! app-b (being written).

@@ -1,1 +1,30 @@
-//! common (being written).
+//! What the three services of the chain share.
+//!
+//! The services are small on purpose: each says who it is and what it
+//! answers, and everything about being a well-behaved, traced HTTP service
+//! lives here, written once.
+//!
+//! # Layout
+//!
+//! - [`env`]: a snapshot of the environment and typed readers that collect
+//!   every bad variable, so configuration is testable without the process env.
+//! - [`telemetry`]: the standard `OTEL_*` variables, the tracer provider,
+//!   logs with trace ids, span counters, and the flush at shutdown.
+//! - [`http_server`]: the SERVER span of each request, `/healthz` and
+//!   `/readyz`, and a graceful serve loop with a drain deadline.
+//! - [`downstream`]: the client for the next hop, with its CLIENT span and
+//!   the W3C trace context injected.
+//! - [`relay`]: what app-a and app-b answer, success or failure.
+//! - [`shutdown`]: SIGTERM, SIGINT, or the end of stdin.
+//! - [`service`]: one service process from start to exit.
+
+pub mod downstream;
+pub mod env;
+pub mod http_server;
+pub mod relay;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use env::{ConfigErrors, Env};
+pub use service::{Service, ServerSettings};

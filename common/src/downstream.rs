@@ -1,0 +1,200 @@
+//! The client side: a typed client for the next hop of the chain, with a
+//! CLIENT span around each call and the trace context injected.
+//!
+//! One pooled `reqwest::Client` per process, as the seed's `requests` calls
+//! would have wanted. The CLIENT span is the parent of the next service's
+//! SERVER span: that is the link that makes one trace out of three services.
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::Status;
+use opentelemetry_http::HeaderInjector;
+use opentelemetry_semantic_conventions::attribute::{
+    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    SERVER_PORT, URL_FULL,
+};
+use reqwest::StatusCode;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::env::{ConfigErrors, Env};
+
+/// A reply body larger than this is an error, so a misbehaving next hop
+/// cannot make us buffer without bound. The chain's replies are ~30 bytes.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Where the next hop is, from `SERVICE_<X>_HOST` / `SERVICE_<X>_PORT`
+/// (the seed's names) and `DOWNSTREAM_TIMEOUT_MS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownstreamSettings {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// How long one call may take, connecting and reading included.
+    pub timeout: Duration,
+}
+
+impl DownstreamSettings {
+    /// Read `SERVICE_{prefix}_HOST`, `SERVICE_{prefix}_PORT` and
+    /// `DOWNSTREAM_TIMEOUT_MS` (default 3 s, as in the seed).
+    pub fn from_env(env: &Env, prefix: &str, default_port: u16, errors: &mut ConfigErrors) -> Self {
+        let host_var = format!("SERVICE_{prefix}_HOST");
+        let mut host = env.string_or(&host_var, "localhost");
+        if reqwest::Url::parse(&format!("http://{host}/")).is_err() {
+            errors.push(&host_var, &host, "a host name or IP address");
+            host = "localhost".to_owned();
+        }
+        let port = env.port_or(&format!("SERVICE_{prefix}_PORT"), default_port, errors);
+        let timeout = env.millis_or("DOWNSTREAM_TIMEOUT_MS", Duration::from_secs(3), errors);
+        Self { host, port, timeout }
+    }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The HTTP client could not be made (no TLS or resolver on this system).
+    #[error("cannot create the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// Host and port do not form a URL.
+    #[error("{0:?} is not a valid URL")]
+    Url(String),
+}
+
+/// Why a call to the next hop failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No HTTP answer: refused, unreachable, timed out, cut off.
+    #[error("{kind}: {source}")]
+    Transport {
+        /// Low-cardinality `error.type`: `timeout`, `connection_error`, `request_error`.
+        kind: &'static str,
+        /// The underlying error.
+        source: reqwest::Error,
+    },
+    /// An answer, but not a 2xx one.
+    #[error("answered {status}")]
+    Status {
+        /// The status it answered.
+        status: StatusCode,
+        /// Its body (possibly empty).
+        body: String,
+    },
+    /// A body larger than [`MAX_REPLY_BYTES`].
+    #[error("reply larger than {MAX_REPLY_BYTES} bytes")]
+    TooLarge,
+}
+
+impl CallError {
+    /// The value of `error.type` for this failure.
+    pub fn error_type(&self) -> String {
+        match self {
+            CallError::Transport { kind, .. } => (*kind).to_owned(),
+            CallError::Status { status, .. } => status.as_str().to_owned(),
+            CallError::TooLarge => "response_too_large".to_owned(),
+        }
+    }
+}
+
+/// A client for one next hop.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    host: String,
+    port: u16,
+}
+
+impl Downstream {
+    /// A client for `http://{host}:{port}/`.
+    pub fn new(settings: &DownstreamSettings) -> Result<Self, BuildError> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .build()?;
+        let url = format!("http://{}:{}/", settings.host, settings.port);
+        let url = reqwest::Url::parse(&url).map_err(|_| BuildError::Url(url))?;
+        Ok(Self {
+            client,
+            url,
+            host: settings.host.clone(),
+            port: settings.port,
+        })
+    }
+
+    /// `GET /` on the next hop, in a CLIENT span; the body on a 2xx.
+    pub async fn get(&self) -> Result<String, CallError> {
+        let span = tracing::info_span!(
+            "HTTP client request",
+            otel.name = "GET",
+            otel.kind = "client",
+            { HTTP_REQUEST_METHOD } = "GET",
+            { URL_FULL } = %self.url,
+            { SERVER_ADDRESS } = %self.host,
+            { SERVER_PORT } = i64::from(self.port),
+            { HTTP_RESPONSE_STATUS_CODE } = Empty,
+            { ERROR_TYPE } = Empty,
+        );
+        let mut headers = http::HeaderMap::new();
+        let cx = span.context();
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(&mut headers)));
+
+        let result = self.call(headers).instrument(span.clone()).await;
+        match &result {
+            Ok(_) => {}
+            Err(error) => {
+                span.record(ERROR_TYPE, error.error_type());
+                if let CallError::Transport { kind, source } = error {
+                    span.add_event(
+                        "exception",
+                        vec![
+                            KeyValue::new(EXCEPTION_TYPE, *kind),
+                            KeyValue::new(EXCEPTION_MESSAGE, source.to_string()),
+                        ],
+                    );
+                }
+                span.set_status(Status::error(error.to_string()));
+            }
+        }
+        result
+    }
+
+    async fn call(&self, headers: http::HeaderMap) -> Result<String, CallError> {
+        let transport = |source: reqwest::Error| CallError::Transport {
+            kind: if source.is_timeout() {
+                "timeout"
+            } else if source.is_connect() {
+                "connection_error"
+            } else {
+                "request_error"
+            },
+            source,
+        };
+        let mut response = self
+            .client
+            .get(self.url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        tracing::Span::current().record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_REPLY_BYTES {
+                return Err(CallError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(CallError::Status { status, body })
+        }
+    }
+}

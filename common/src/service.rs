@@ -1,0 +1,128 @@
+//! One service process from start to exit: configuration, telemetry,
+//! listening, serving until told to stop, draining, flushing spans.
+//!
+//! Each app describes itself with the [`Service`] trait; [`run`] does the
+//! rest the same way for all three, so their `main.rs` are three lines.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::env::{ConfigErrors, Env};
+use crate::http_server::{self, Readiness};
+use crate::telemetry::{self, LogSettings, TelemetrySettings};
+
+/// Exit code for a configuration error (BSD `EX_USAGE`), so an orchestrator
+/// can tell "fix your settings" from a crash.
+pub const EX_USAGE: u8 = 64;
+
+/// Where and how a service listens, from `BIND_ADDR`, `PORT` and
+/// `SHUTDOWN_GRACE_MS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Address to bind: `0.0.0.0` by default, for containers.
+    pub bind: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// How long in-flight requests may run on after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerSettings {
+    /// Read the settings; `default_port` is the seed's port for the app.
+    pub fn from_env(env: &Env, default_port: u16, errors: &mut ConfigErrors) -> Self {
+        Self {
+            bind: env.parse_or(
+                "BIND_ADDR",
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                "an IP address such as 0.0.0.0 or 127.0.0.1",
+                errors,
+            ),
+            port: env.listen_port_or("PORT", default_port, errors),
+            shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(10), errors),
+        }
+    }
+}
+
+/// An error building a service's routes.
+pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a service is: its name, its configuration, its routes.
+pub trait Service: Sized {
+    /// The service's name: `service.name` unless `OTEL_SERVICE_NAME` says
+    /// otherwise, and the prefix of its error messages.
+    const NAME: &'static str;
+
+    /// Read the configuration, recording every bad variable in `errors`.
+    fn from_env(env: &Env, errors: &mut ConfigErrors) -> Self;
+
+    /// Where to listen.
+    fn server(&self) -> &ServerSettings;
+
+    /// The service's own routes (tracing and health are added around them).
+    fn routes(self) -> Result<Router, BuildError>;
+}
+
+/// Run service `S` with the environment `env` until `shutdown` completes,
+/// then drain and flush. Returns the process's exit code: 0 after a clean
+/// shutdown, [`EX_USAGE`] for bad configuration, 1 for other failures.
+pub async fn run<S: Service>(env: &Env, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
+    let mut errors = ConfigErrors::default();
+    let service = S::from_env(env, &mut errors);
+    let logs = LogSettings::from_env(env, &mut errors);
+    let otel = TelemetrySettings::from_env(env, S::NAME).map_err(|e| errors.extend(e)).ok();
+    let Some(otel) = otel.filter(|_| errors.is_empty()) else {
+        eprintln!("{}: {errors}", S::NAME);
+        return ExitCode::from(EX_USAGE);
+    };
+    let telemetry = match telemetry::init(&otel, &logs, env!("CARGO_PKG_VERSION")) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("{}: {e}", S::NAME);
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+
+    let code = serve_until(service, shutdown).await;
+    if let Err(e) = telemetry.shutdown().await {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
+    code
+}
+
+async fn serve_until<S: Service>(service: S, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
+    let settings = service.server().clone();
+    let address = SocketAddr::new(settings.bind, settings.port);
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(%address, "cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let routes = match service.routes() {
+        Ok(routes) => routes,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = listener.local_addr().unwrap_or(address);
+    // Tests and the lab read this line to learn a port 0 choice.
+    tracing::info!(service = S::NAME, %address, "listening");
+
+    let readiness = Readiness::new();
+    let router = http_server::with_tracing_and_health(routes, readiness.clone());
+    match http_server::serve(listener, router, readiness, settings.shutdown_grace, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,80 @@
-//! app-b (being written).
+//! app-b, the middle of the chain: waits, then calls app-c and answers
+//! `I'm app-b ` followed by app-c's answer.
+//!
+//! The wait stands for slow work, so the trace shows where time goes. It is
+//! an async sleep: a thousand waiting requests hold no thread.
+//!
+//! Environment: `PORT` (default 5001), `SERVICE_C_HOST` / `SERVICE_C_PORT`
+//! (default localhost:5002), `APP_B_DELAY_MS` (default 2000, 0 allowed),
+//! `DOWNSTREAM_TIMEOUT_MS` (default 3000), `BIND_ADDR`,
+//! `SHUTDOWN_GRACE_MS`, and the `OTEL_*` variables.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use common::downstream::{Downstream, DownstreamSettings};
+use common::service::BuildError;
+use common::{ConfigErrors, Env, ServerSettings, Service, relay};
+
+/// The seed's port for app-b.
+pub const DEFAULT_PORT: u16 = common::ports::APP_B;
+/// The seed's `time.sleep(2)`.
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(2);
+
+/// app-b's configuration.
+#[derive(Debug, Clone)]
+pub struct AppB {
+    /// Where to listen.
+    pub server: ServerSettings,
+    /// Where app-c is.
+    pub app_c: DownstreamSettings,
+    /// How long to wait before calling app-c.
+    pub delay: Duration,
+}
+
+impl Service for AppB {
+    const NAME: &'static str = "app-b";
+
+    fn from_env(env: &Env, errors: &mut ConfigErrors) -> Self {
+        Self {
+            server: ServerSettings::from_env(env, DEFAULT_PORT, errors),
+            app_c: DownstreamSettings::from_env(env, "C", common::ports::APP_C, errors),
+            delay: env.millis_or("APP_B_DELAY_MS", DEFAULT_DELAY, errors),
+        }
+    }
+
+    fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    fn routes(self) -> Result<Router, BuildError> {
+        let state = AppState {
+            app_c: Downstream::new(&self.app_c)?,
+            delay: self.delay,
+        };
+        Ok(app(Arc::new(state)))
+    }
+}
+
+/// What a request needs: the client for app-c and the wait.
+#[derive(Debug)]
+pub struct AppState {
+    /// The client for app-c.
+    pub app_c: Downstream,
+    /// The wait before calling app-c.
+    pub delay: Duration,
+}
+
+/// app-b's routes.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new().route("/", get(call_app_c)).with_state(state)
+}
+
+async fn call_app_c(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
+    tokio::time::sleep(state.delay).await;
+    relay::reply("app-b", "Service C", state.app_c.get().await)
+}

@@ -11,8 +11,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::Status;
 use opentelemetry_http::HeaderInjector;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
-    SERVER_PORT, URL_FULL,
+    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS, SERVER_PORT, URL_FULL,
 };
 use reqwest::StatusCode;
 use tracing::Instrument;
@@ -49,7 +49,11 @@ impl DownstreamSettings {
         }
         let port = env.port_or(&format!("SERVICE_{prefix}_PORT"), default_port, errors);
         let timeout = env.millis_or("DOWNSTREAM_TIMEOUT_MS", Duration::from_secs(3), errors);
-        Self { host, port, timeout }
+        Self {
+            host,
+            port,
+            timeout,
+        }
     }
 }
 
@@ -140,7 +144,9 @@ impl Downstream {
         );
         let mut headers = http::HeaderMap::new();
         let cx = span.context();
-        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(&mut headers)));
+        opentelemetry::global::get_text_map_propagator(|p| {
+            p.inject_context(&cx, &mut HeaderInjector(&mut headers))
+        });
 
         let result = self.call(headers).instrument(span.clone()).await;
         match &result {

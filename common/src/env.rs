@@ -61,7 +61,13 @@ impl Env {
     /// `name` parsed as `T`, or `default` when unset; a bad value is recorded
     /// in `errors` (naming the variable and what it expects) and `default`
     /// returned so parsing can go on.
-    pub fn parse_or<T>(&self, name: &str, default: T, expected: &str, errors: &mut ConfigErrors) -> T
+    pub fn parse_or<T>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+        errors: &mut ConfigErrors,
+    ) -> T
     where
         T: FromStr,
     {
@@ -129,7 +135,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={:?}: expected {}", self.name, self.value, self.expected)
+        write!(
+            f,
+            "{}={:?}: expected {}",
+            self.name, self.value, self.expected
+        )
     }
 }
 

@@ -21,9 +21,9 @@ use axum::routing::get;
 use opentelemetry::trace::Status;
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute::{
-    CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
-    HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
-    USER_AGENT_ORIGINAL,
+    CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -75,13 +75,18 @@ pub fn with_tracing_and_health(routes: Router, readiness: Readiness) -> Router {
                 }
             }),
         );
-    routes.layer(middleware::from_fn(trace_requests)).merge(health)
+    routes
+        .layer(middleware::from_fn(trace_requests))
+        .merge(health)
 }
 
 /// The SERVER span of one request (axum middleware).
 pub async fn trace_requests(request: Request, next: Next) -> Response {
     let (method, method_original) = semconv_method(request.method());
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let name = match &route {
         Some(route) => format!("{} {route}", span_method(&method)),
         None => span_method(&method).to_owned(),
@@ -95,7 +100,10 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
 
     let span = tracing::info_span!(
         "HTTP request",
@@ -121,7 +129,9 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     // tracing-opentelemetry has started the span and ignores a new parent.
     // A malformed traceparent extracts as an empty context: a new root, as
     // the W3C spec says.
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    let parent = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor(request.headers()))
+    });
     let _ = span.set_parent(parent);
 
     let response = next.run(request).instrument(span.clone()).await;
@@ -188,12 +198,18 @@ pub async fn serve(
     let signal = async move {
         shutdown.await;
         readiness.set_draining();
-        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: draining in-flight requests");
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: draining in-flight requests"
+        );
         let _ = draining_tx.send(true);
     };
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
     let deadline = async move {
         let _ = draining_rx.wait_for(|draining| *draining).await;
         tokio::time::sleep(grace).await;

@@ -16,15 +16,17 @@
 //!   the W3C trace context injected.
 //! - [`relay`]: what app-a and app-b answer, success or failure.
 //! - [`shutdown`]: SIGTERM, SIGINT, or the end of stdin.
+//! - [`ports`]: the seed's ports of the three apps.
 //! - [`service`]: one service process from start to exit.
 
 pub mod downstream;
 pub mod env;
 pub mod http_server;
+pub mod ports;
 pub mod relay;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use env::{ConfigErrors, Env};
-pub use service::{Service, ServerSettings};
+pub use service::{ServerSettings, Service};

@@ -14,17 +14,25 @@ use crate::downstream::CallError;
 ///
 /// The seed answers 200 in every case; we answer 502 so that error rates and
 /// span statuses tell the truth.
-pub fn reply(me: &str, next_label: &str, result: Result<String, CallError>) -> (StatusCode, String) {
+pub fn reply(
+    me: &str,
+    next_label: &str,
+    result: Result<String, CallError>,
+) -> (StatusCode, String) {
     match result {
         Ok(body) => (StatusCode::OK, format!("I'm {me} {body}")),
         Err(error) => {
             // The seed prints "Error while calling Service B: {e}".
             tracing::warn!(error = %error, "Error while calling {next_label}");
             match error {
-                CallError::Status { body, .. } if !body.trim().is_empty() => {
-                    (StatusCode::BAD_GATEWAY, format!("I'm {me} {}", body.trim_end()))
-                }
-                _ => (StatusCode::BAD_GATEWAY, format!("I'm {me} Error calling {next_label}")),
+                CallError::Status { body, .. } if !body.trim().is_empty() => (
+                    StatusCode::BAD_GATEWAY,
+                    format!("I'm {me} {}", body.trim_end()),
+                ),
+                _ => (
+                    StatusCode::BAD_GATEWAY,
+                    format!("I'm {me} Error calling {next_label}"),
+                ),
             }
         }
     }

@@ -70,11 +70,16 @@ pub trait Service: Sized {
 /// Run service `S` with the environment `env` until `shutdown` completes,
 /// then drain and flush. Returns the process's exit code: 0 after a clean
 /// shutdown, [`EX_USAGE`] for bad configuration, 1 for other failures.
-pub async fn run<S: Service>(env: &Env, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
+pub async fn run<S: Service>(
+    env: &Env,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> ExitCode {
     let mut errors = ConfigErrors::default();
     let service = S::from_env(env, &mut errors);
     let logs = LogSettings::from_env(env, &mut errors);
-    let otel = TelemetrySettings::from_env(env, S::NAME).map_err(|e| errors.extend(e)).ok();
+    let otel = TelemetrySettings::from_env(env, S::NAME)
+        .map_err(|e| errors.extend(e))
+        .ok();
     let Some(otel) = otel.filter(|_| errors.is_empty()) else {
         eprintln!("{}: {errors}", S::NAME);
         return ExitCode::from(EX_USAGE);
@@ -95,7 +100,10 @@ pub async fn run<S: Service>(env: &Env, shutdown: impl Future<Output = ()> + Sen
     code
 }
 
-async fn serve_until<S: Service>(service: S, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
+async fn serve_until<S: Service>(
+    service: S,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> ExitCode {
     let settings = service.server().clone();
     let address = SocketAddr::new(settings.bind, settings.port);
     let listener = match TcpListener::bind(address).await {
@@ -118,7 +126,15 @@ async fn serve_until<S: Service>(service: S, shutdown: impl Future<Output = ()> 
 
     let readiness = Readiness::new();
     let router = http_server::with_tracing_and_health(routes, readiness.clone());
-    match http_server::serve(listener, router, readiness, settings.shutdown_grace, shutdown).await {
+    match http_server::serve(
+        listener,
+        router,
+        readiness,
+        settings.shutdown_grace,
+        shutdown,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("server failed: {e}");

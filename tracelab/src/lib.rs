@@ -1,1 +1,72 @@
-//! tracelab (being written).
+//! The tracing lab: one command that runs the traced chain app-a → app-b →
+//! app-c and an embedded trace store on a laptop, no cluster needed.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`tracelab`, `tracelab store`, `tracelab serve`).
+//! - [`lab`]: the whole lab: store in-process, services as child processes.
+//! - [`children`]: starting, waiting for and stopping the service processes.
+//! - [`watch`]: a terminal waterfall for every trace that completes.
+//! - [`store_cmd`]: the store alone.
+//! - [`run`]: dispatch a parsed command line.
+
+pub mod children;
+pub mod cli;
+pub mod lab;
+pub mod store_cmd;
+pub mod watch;
+
+use std::process::ExitCode;
+
+use common::Env;
+use common::shutdown::{shutdown_signal, stdin_closed};
+
+use cli::{App, Cli, Command, ServeArgs};
+
+/// Run what `cli` asks for; returns the process's exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Store(args)) => report(init_logging().and(store_cmd::run(args).await)),
+        None => report(init_logging().and(lab::run(cli.lab, shutdown_signal()).await)),
+    }
+}
+
+/// One service, exactly as its own binary runs it.
+async fn serve(args: ServeArgs) -> ExitCode {
+    let env = Env::from_process();
+    let exit_on_stdin_close = args.exit_on_stdin_close;
+    let shutdown = async move {
+        if exit_on_stdin_close {
+            tokio::select! { () = shutdown_signal() => {}, () = stdin_closed() => {} }
+        } else {
+            shutdown_signal().await;
+        }
+    };
+    match args.app {
+        App::AppA => common::service::run::<app_a::AppA>(&env, shutdown).await,
+        App::AppB => common::service::run::<app_b::AppB>(&env, shutdown).await,
+        App::AppC => common::service::run::<app_c::AppC>(&env, shutdown).await,
+    }
+}
+
+/// Logs of the lab and the store itself: warnings and errors on stderr.
+fn init_logging() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tracelab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -77,7 +77,11 @@ pub(super) struct CountingProcessor {
 
 impl CountingProcessor {
     /// Wrap `inner`, whose queue holds `max_queue_size` spans.
-    pub(super) fn new(inner: BatchSpanProcessor, stats: Arc<ExportStats>, max_queue_size: usize) -> Self {
+    pub(super) fn new(
+        inner: BatchSpanProcessor,
+        stats: Arc<ExportStats>,
+        max_queue_size: usize,
+    ) -> Self {
         Self {
             inner,
             stats,

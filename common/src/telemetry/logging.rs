@@ -20,7 +20,8 @@ use crate::env::{ConfigErrors, Env};
 /// The default log filter when `RUST_LOG` is unset. The SDK's own export
 /// errors are off because [`super::export::ReportingExporter`] reports them
 /// at a bounded rate; the SDK would log every failed batch.
-pub const DEFAULT_FILTER: &str = "info,opentelemetry_sdk=off,opentelemetry_otlp=off,opentelemetry_http=off";
+pub const DEFAULT_FILTER: &str =
+    "info,opentelemetry_sdk=off,opentelemetry_otlp=off,opentelemetry_http=off";
 
 /// How log lines look, from `LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,12 +78,16 @@ impl LogFormatter {
 }
 
 /// The trace and span id of the current span, when it is being traced.
-fn current_ids<S>(ctx: &FmtContext<'_, S, impl for<'a> FormatFields<'a> + 'static>) -> Option<(String, String)>
+fn current_ids<S>(
+    ctx: &FmtContext<'_, S, impl for<'a> FormatFields<'a> + 'static>,
+) -> Option<(String, String)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let id = ctx.lookup_current()?.id();
-    let cx = tracing::dispatcher::get_default(|dispatch| tracing_opentelemetry::get_otel_context(&id, dispatch))?;
+    let cx = tracing::dispatcher::get_default(|dispatch| {
+        tracing_opentelemetry::get_otel_context(&id, dispatch)
+    })?;
     let span = cx.span();
     let sc = span.span_context();
     sc.is_valid()
@@ -94,7 +99,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let ids = current_ids(ctx);
         match self.format {
             LogFormat::Text => {
@@ -102,7 +112,9 @@ where
                 self.text.format_event(ctx, Writer::new(&mut line), event)?;
                 let line = line.trim_end();
                 match ids {
-                    Some((trace_id, span_id)) => writeln!(writer, "{line} trace_id={trace_id} span_id={span_id}"),
+                    Some((trace_id, span_id)) => {
+                        writeln!(writer, "{line} trace_id={trace_id} span_id={span_id}")
+                    }
                     None => writeln!(writer, "{line}"),
                 }
             }
@@ -132,7 +144,8 @@ fn now_rfc3339() -> String {
     let mut s = String::new();
     // tracing-subscriber's own timer gives the same format the text lines use.
     let timer = tracing_subscriber::fmt::time::SystemTime;
-    let _ = tracing_subscriber::fmt::time::FormatTime::format_time(&timer, &mut Writer::new(&mut s));
+    let _ =
+        tracing_subscriber::fmt::time::FormatTime::format_time(&timer, &mut Writer::new(&mut s));
     s
 }
 

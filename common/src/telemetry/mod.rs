@@ -23,7 +23,9 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
 use opentelemetry_semantic_conventions::resource::{SERVICE_INSTANCE_ID, SERVICE_VERSION};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, Targets, filter_fn};
@@ -32,7 +34,9 @@ use tracing_subscriber::prelude::*;
 pub use console::ConsoleExporter;
 pub use export::{ExportCounts, ExportStats, REPORT_INTERVAL};
 pub use logging::{DEFAULT_FILTER, LogFormat, LogSettings};
-pub use settings::{BatchSettings, ExporterKind, OtlpSettings, Protocol, SamplerSetting, TelemetrySettings};
+pub use settings::{
+    BatchSettings, ExporterKind, OtlpSettings, Protocol, SamplerSetting, TelemetrySettings,
+};
 
 use export::{CountingProcessor, ReportingExporter};
 
@@ -125,20 +129,30 @@ pub fn init(
             );
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(tracer)
+                // Only the semantic-convention attributes: no code location,
+                // thread, target, level or busy/idle times on every span.
                 .with_location(false)
                 .with_threads(false)
+                .with_target(false)
+                .with_level(false)
+                .with_tracked_inactivity(false)
                 .with_filter(otel_targets.and(spans_only));
             (Some(layer), None)
         }
         // OTEL_SDK_DISABLED: a no-op tracer still carries the incoming
         // context, so the trace id passes through to the next hop unchanged.
-        None => (None, Some(tracing_opentelemetry::layer().with_filter(spans_only))),
+        None => (
+            None,
+            Some(tracing_opentelemetry::layer().with_filter(spans_only)),
+        ),
     };
 
     let fmt_layer = tracing_subscriber::fmt::layer()
         .event_format(logging::LogFormatter::new(logs.format))
         .with_writer(std::io::stderr)
-        .with_filter(EnvFilter::try_new(&logs.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)));
+        .with_filter(
+            EnvFilter::try_new(&logs.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+        );
 
     tracing_subscriber::registry()
         .with(fmt_layer)
@@ -193,7 +207,8 @@ fn provider(
         builder = match exporter {
             ExporterKind::Console => builder.with_simple_exporter(ConsoleExporter::default()),
             ExporterKind::Otlp => {
-                let exporter = ReportingExporter::new(otlp_exporter(&settings.otlp)?, stats.clone());
+                let exporter =
+                    ReportingExporter::new(otlp_exporter(&settings.otlp)?, stats.clone());
                 let batch = &settings.batch;
                 let config = BatchConfigBuilder::default()
                     .with_scheduled_delay(batch.schedule_delay)
@@ -247,7 +262,9 @@ fn otlp_exporter(otlp: &OtlpSettings) -> Result<opentelemetry_otlp::SpanExporter
                 .with_tonic()
                 .with_endpoint(&otlp.endpoint)
                 .with_timeout(otlp.timeout)
-                .with_metadata(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers));
+                .with_metadata(
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+                );
             if otlp.gzip {
                 builder = builder.with_compression(Compression::Gzip);
             }

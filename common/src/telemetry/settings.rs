@@ -249,7 +249,10 @@ fn parse_sampler(env: &Env, warnings: &mut Vec<String>) -> SamplerSetting {
             }
         },
     };
-    match env.get("OTEL_TRACES_SAMPLER").unwrap_or("parentbased_always_on") {
+    match env
+        .get("OTEL_TRACES_SAMPLER")
+        .unwrap_or("parentbased_always_on")
+    {
         "always_on" => SamplerSetting::AlwaysOn,
         "always_off" => SamplerSetting::AlwaysOff,
         "traceidratio" => SamplerSetting::TraceIdRatio(ratio),
@@ -339,7 +342,11 @@ fn parse_resource(
 /// baggage format that both `OTEL_RESOURCE_ATTRIBUTES` and the headers
 /// variables use). Returns the first malformed entry on error.
 fn parse_key_values(raw: &str) -> Result<Vec<(String, String)>, &str> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(s.trim()).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s.trim())
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     raw.split(',')
         .filter(|entry| !entry.trim().is_empty())
         .map(|entry| match entry.split_once('=') {

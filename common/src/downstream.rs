@@ -116,6 +116,9 @@ impl Downstream {
     /// A client for `http://{host}:{port}/`.
     pub fn new(settings: &DownstreamSettings) -> Result<Self, BuildError> {
         let client = reqwest::Client::builder()
+            // Like Python's `python-requests/x.y`: the next hop's SERVER span
+            // records it as `user_agent.original`.
+            .user_agent(concat!("tracelab/", env!("CARGO_PKG_VERSION")))
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .build()?;

@@ -19,7 +19,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use opentelemetry::trace::Status;
-use opentelemetry_http::HeaderExtractor;
 use opentelemetry_semantic_conventions::attribute::{
     CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
@@ -88,8 +87,8 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     let name = match &route {
-        Some(route) => format!("{} {route}", span_method(&method)),
-        None => span_method(&method).to_owned(),
+        Some(route) => format!("{} {route}", span_method(method)),
+        None => span_method(method).to_owned(),
     };
     let authority = request
         .headers()
@@ -127,13 +126,11 @@ pub async fn trace_requests(request: Request, next: Next) -> Response {
     );
     // The parent must be set before the span is first entered: after that,
     // tracing-opentelemetry has started the span and ignores a new parent.
-    // A malformed traceparent extracts as an empty context: a new root, as
-    // the W3C spec says.
-    let parent = opentelemetry::global::get_text_map_propagator(|p| {
-        p.extract(&HeaderExtractor(request.headers()))
-    });
+    // A malformed traceparent is ignored: a new root, as the W3C spec says.
+    let parent = crate::propagation::extract(request.headers());
     let _ = span.set_parent(parent);
 
+    span.in_scope(|| tracing::debug!(path = request.uri().path(), "request started"));
     let response = next.run(request).instrument(span.clone()).await;
 
     let status = response.status();

@@ -12,6 +12,7 @@
 //!   logs with trace ids, span counters, and the flush at shutdown.
 //! - [`http_server`]: the SERVER span of each request, `/healthz` and
 //!   `/readyz`, and a graceful serve loop with a drain deadline.
+//! - [`propagation`]: the incoming W3C trace context, checked strictly.
 //! - [`downstream`]: the client for the next hop, with its CLIENT span and
 //!   the W3C trace context injected.
 //! - [`relay`]: what app-a and app-b answer, success or failure.
@@ -23,6 +24,7 @@ pub mod downstream;
 pub mod env;
 pub mod http_server;
 pub mod ports;
+pub mod propagation;
 pub mod relay;
 pub mod service;
 pub mod shutdown;

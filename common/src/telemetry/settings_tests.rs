@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// An environment, as name/value pairs.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 fn parse(pairs: &[(&str, &str)]) -> Result<TelemetrySettings, ConfigErrors> {
     TelemetrySettings::from_env(&Env::from_pairs(pairs.iter().copied()), "app-x")
 }
@@ -34,7 +37,7 @@ fn defaults_work_on_a_laptop() {
 
 #[test]
 fn endpoints_resolve_as_the_spec_says() {
-    let cases: &[(&[(&str, &str)], &str)] = &[
+    let cases: &[(Vars<'_>, &str)] = &[
         (
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")],
             "http://c:4318/v1/traces",
@@ -190,7 +193,7 @@ fn batch_size_is_capped_by_the_queue() {
 
 #[test]
 fn bad_values_stop_with_the_variable_named() {
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
+    let cases: &[(Vars<'_>, &[&str])] = &[
         (
             &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")],
             &["OTEL_EXPORTER_OTLP_PROTOCOL"],

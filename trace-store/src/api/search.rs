@@ -1,0 +1,234 @@
+//! `GET /api/search`: Tempo's search endpoint, for now without TraceQL.
+//!
+//! Parameters (all optional): `q` (only `{}`, "every trace", for now), `tags` (legacy logfmt
+//! `k=v` pairs), `minDuration`/`maxDuration` (Go durations, compared with the trace duration),
+//! `limit` (default 20, at most 262144), `start`/`end` (unix seconds; traces overlapping the
+//! window). Tempo's validation messages are kept word for word.
+//!
+//! The handler is parse → [`SearchRequest`] → [`Store::find_traces`] → response. A TraceQL engine
+//! slots in as another [`Filter`] variant, built where `q` is parsed.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use serde::Serialize;
+
+use super::{BadRequest, params};
+use crate::store::{SpanRecord, Store, Trace};
+
+/// Traces returned when `limit` is absent (Tempo's and Grafana's default).
+const DEFAULT_LIMIT: usize = 20;
+/// Largest `limit` Tempo accepts.
+const MAX_LIMIT: usize = 262_144;
+/// What Tempo reports for a trace whose root span has not arrived.
+const NO_ROOT_SERVICE: &str = "<root span not yet received>";
+
+/// A parsed, validated search.
+#[derive(Debug, Clone, PartialEq)]
+struct SearchRequest {
+    filter: Filter,
+    limit: usize,
+    /// Unix seconds; traces that overlap `[start, end]` match.
+    start: Option<u32>,
+    end: Option<u32>,
+    /// Nanoseconds; bounds on the trace duration, inclusive.
+    min_duration: Option<i64>,
+    max_duration: Option<i64>,
+}
+
+/// What decides whether a trace matches, apart from time and duration.
+#[derive(Debug, Clone, PartialEq)]
+enum Filter {
+    /// Legacy tag search: every pair must match some span or resource attribute (value: a
+    /// case-insensitive substring). No pairs matches every trace.
+    Tags(Vec<(String, String)>),
+}
+
+impl SearchRequest {
+    fn parse(query: &HashMap<String, String>) -> Result<Self, String> {
+        let get = |name: &str| {
+            query
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let filter = match (get("q"), get("tags")) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "invalid request: can't specify tags and q in the same query".to_owned(),
+                );
+            }
+            (Some(q), None) if q.split_whitespace().collect::<String>() == "{}" => {
+                Filter::Tags(Vec::new())
+            }
+            (Some(_), None) => {
+                return Err(
+                    "invalid TraceQL query: TraceQL is not supported by this store yet (only {} )"
+                        .to_owned(),
+                );
+            }
+            (None, Some(tags)) => {
+                Filter::Tags(params::logfmt(tags).map_err(|e| format!("invalid tags: {e}"))?)
+            }
+            (None, None) => Filter::Tags(Vec::new()),
+        };
+        let limit = match get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<i64>() {
+                Ok(n) if n <= 0 => {
+                    return Err("invalid limit: must be a positive number".to_owned());
+                }
+                Ok(n) if n as u64 > MAX_LIMIT as u64 => {
+                    return Err(format!("limit {n} exceeds max limit {MAX_LIMIT}"));
+                }
+                Ok(n) => n as usize,
+                Err(_) => {
+                    return Err(format!(
+                        "invalid limit: strconv.Atoi: parsing {text:?}: invalid syntax"
+                    ));
+                }
+            },
+        };
+        let duration = |name: &str| -> Result<Option<i64>, String> {
+            get(name)
+                .map(|text| params::go_duration(text).map_err(|e| format!("invalid {name}: {e}")))
+                .transpose()
+        };
+        let (min_duration, max_duration) = (duration("minDuration")?, duration("maxDuration")?);
+        if let (Some(min), Some(max)) = (min_duration, max_duration)
+            && max < min
+        {
+            return Err("invalid maxDuration: must be greater than minDuration".to_owned());
+        }
+        let (start, end) = params::time_range(query)?;
+        Ok(SearchRequest {
+            filter,
+            limit,
+            start,
+            end,
+            min_duration,
+            max_duration,
+        })
+    }
+
+    fn matches(&self, trace: &Trace) -> bool {
+        const NANOS_PER_SECOND: u64 = 1_000_000_000;
+        if self
+            .start
+            .is_some_and(|s| trace.end_unix_nano() < u64::from(s) * NANOS_PER_SECOND)
+        {
+            return false;
+        }
+        if self
+            .end
+            .is_some_and(|e| trace.start_unix_nano() > u64::from(e) * NANOS_PER_SECOND)
+        {
+            return false;
+        }
+        let duration = i64::try_from(trace.duration().as_nanos()).unwrap_or(i64::MAX);
+        if self.min_duration.is_some_and(|min| duration < min)
+            || self.max_duration.is_some_and(|max| duration > max)
+        {
+            return false;
+        }
+        match &self.filter {
+            Filter::Tags(pairs) => pairs
+                .iter()
+                .all(|(key, value)| trace.spans.iter().any(|s| span_has_tag(s, key, value))),
+        }
+    }
+}
+
+/// Whether the span or its resource has attribute `key` whose value contains `wanted`, ignoring case.
+fn span_has_tag(record: &SpanRecord, key: &str, wanted: &str) -> bool {
+    let wanted = wanted.to_lowercase();
+    let hit = |attributes: &[KeyValue]| {
+        attributes
+            .iter()
+            .filter(|kv| kv.key == key)
+            .filter_map(|kv| kv.value.as_ref())
+            .filter_map(as_text)
+            .any(|text| text.to_lowercase().contains(&wanted))
+    };
+    hit(&record.span.attributes) || hit(&record.resource.attributes)
+}
+
+/// Scalar attribute values as text; arrays, maps and bytes never match a tag.
+fn as_text(value: &AnyValue) -> Option<String> {
+    match value.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        any_value::Value::DoubleValue(d) => Some(d.to_string()),
+        any_value::Value::BoolValue(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `tempopb.SearchResponse` as jsonpb writes it: empty fields left out, uint64 as strings.
+#[derive(Debug, Serialize)]
+pub(super) struct SearchResponse {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    traces: Vec<TraceSummary>,
+    metrics: SearchMetrics,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TraceSummary {
+    #[serde(rename = "traceID")]
+    trace_id: String,
+    root_service_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    root_trace_name: String,
+    start_time_unix_nano: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    duration_ms: u32,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchMetrics {
+    #[serde(skip_serializing_if = "is_zero")]
+    inspected_traces: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TraceSummary {
+    fn of(trace: &Trace) -> Self {
+        let root = trace.root();
+        TraceSummary {
+            trace_id: trace.id.to_short_hex(),
+            root_service_name: root
+                .map_or(NO_ROOT_SERVICE, SpanRecord::service_name)
+                .to_owned(),
+            root_trace_name: root.map(|r| r.span.name.clone()).unwrap_or_default(),
+            start_time_unix_nano: trace.start_unix_nano().to_string(),
+            // Tempo truncates to whole milliseconds in a uint32.
+            duration_ms: u32::try_from(trace.duration().as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// The handler: 200 with Tempo's search JSON, or 400 with Tempo's message.
+pub(super) async fn search(
+    State(store): State<Store>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<SearchResponse>, BadRequest> {
+    let request = SearchRequest::parse(&query).map_err(BadRequest)?;
+    let found = store.find_traces(request.limit, |trace| request.matches(trace));
+    let response = SearchResponse {
+        traces: found.traces.iter().map(TraceSummary::of).collect(),
+        metrics: SearchMetrics {
+            inspected_traces: u32::try_from(found.inspected).unwrap_or(u32::MAX),
+        },
+    };
+    Ok(Json(response))
+}
+
+#[cfg(test)]
+mod tests;

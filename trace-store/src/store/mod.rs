@@ -1,0 +1,290 @@
+//! The bounded, in-memory span store that ingest writes to and the query API reads from.
+//!
+//! Shape (after Jaeger's memory store): a map from trace id to [`Trace`] for O(1) lookups, plus
+//! the trace ids in order of arrival of each trace's first span, which is the eviction order.
+//! The bound counts spans, not traces, because spans are what cost memory.
+//!
+//! Readers get snapshot copies ([`Trace`]) so nothing outside this module holds the lock.
+
+mod trace;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::sync::broadcast;
+
+pub use self::trace::{SpanRecord, Trace};
+use crate::model::TraceId;
+
+/// How many trace ids a [`Store::subscribe`] receiver may fall behind before it misses some.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// Why [`Store::insert`] refused a request. Nothing of a refused request is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InsertError {
+    /// An id has the wrong number of bytes. Indexes count from 0 in request order.
+    #[error(
+        "span {span} of scope {scope} of resource {resource}: {field} is {len} bytes, want {want}"
+    )]
+    BadIdLength {
+        /// Index of the `ResourceSpans`.
+        resource: usize,
+        /// Index of the `ScopeSpans` inside it.
+        scope: usize,
+        /// Index of the span inside that.
+        span: usize,
+        /// `trace id`, `span id` or `parent span id`.
+        field: &'static str,
+        /// The length received.
+        len: usize,
+        /// The length expected (`16`, `8`, or `0 or 8`).
+        want: &'static str,
+    },
+    /// The request alone holds more spans than the store may ever hold.
+    #[error("request has {spans} spans, more than this store's bound of {max_spans}")]
+    TooManySpans {
+        /// Spans in the request.
+        spans: usize,
+        /// The store's bound.
+        max_spans: usize,
+    },
+}
+
+/// A cheap-to-clone handle to one shared store.
+///
+/// Bounded: it never holds more than `max_spans` spans. When an insert would pass the bound it
+/// evicts whole traces, oldest first (by arrival of their first span), until the new spans fit.
+/// That can evict a trace the same request adds to; its older spans are then gone and the new
+/// ones start it afresh. A request with more than `max_spans` spans is refused outright
+/// ([`InsertError::TooManySpans`]) rather than truncated, so an insert is all or nothing.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    // A std Mutex, not tokio's: every critical section is short, CPU-only work and never holds
+    // the lock across an `.await`, which is the case the tokio docs recommend std's lock for.
+    state: Mutex<State>,
+    max_spans: usize,
+    // Outside the lock: sending never blocks, and receivers need no lock to read.
+    new_spans: broadcast::Sender<TraceId>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    traces: HashMap<TraceId, Trace>,
+    /// Trace ids by arrival of their first span, oldest at the front. Each id in `traces` is in
+    /// here exactly once, pushed when the trace is created and popped when it is evicted.
+    arrival: VecDeque<TraceId>,
+    span_count: usize,
+}
+
+impl Store {
+    /// An empty store that holds at most `max_spans` spans (0 makes every non-empty insert fail).
+    pub fn new(max_spans: usize) -> Self {
+        let (new_spans, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                max_spans,
+                new_spans,
+            }),
+        }
+    }
+
+    /// The bound given to [`Store::new`].
+    pub fn max_spans(&self) -> usize {
+        self.shared.max_spans
+    }
+
+    /// Validate first (every trace id 16 bytes, span id 8 bytes, parent span id empty or
+    /// 8 bytes), then store all spans of the request or none. Returns the number stored.
+    pub fn insert(&self, request: ExportTraceServiceRequest) -> Result<usize, InsertError> {
+        let records = into_records(request)?;
+        let count = records.len();
+        if count > self.shared.max_spans {
+            return Err(InsertError::TooManySpans {
+                spans: count,
+                max_spans: self.shared.max_spans,
+            });
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+
+        // Ids in first-seen order for the broadcast; the set keeps that O(1) per span.
+        let mut touched = Vec::new();
+        let mut seen = HashSet::new();
+        {
+            let mut guard = self.lock();
+            // Reborrow once so the closure below can borrow `arrival` while `traces` is borrowed.
+            let state = &mut *guard;
+            state.make_room(count, self.shared.max_spans);
+            for (id, record) in records {
+                let trace = state.traces.entry(id).or_insert_with(|| {
+                    state.arrival.push_back(id);
+                    Trace {
+                        id,
+                        spans: Vec::new(),
+                    }
+                });
+                trace.spans.push(record);
+                if seen.insert(id) {
+                    touched.push(id);
+                }
+            }
+            for id in &touched {
+                if let Some(trace) = state.traces.get_mut(id) {
+                    // Stable sort: spans that start together keep their arrival order.
+                    trace.spans.sort_by_key(SpanRecord::start_unix_nano);
+                }
+            }
+            state.span_count += count;
+        }
+
+        tracing::debug!(spans = count, traces = touched.len(), "stored spans");
+        for id in touched {
+            // An error only means nobody is subscribed right now.
+            let _ = self.shared.new_spans.send(id);
+        }
+        Ok(count)
+    }
+
+    /// A copy of the trace with this id, if the store holds any of its spans.
+    pub fn trace(&self, id: &TraceId) -> Option<Trace> {
+        self.lock().traces.get(id).cloned()
+    }
+
+    /// Up to `limit` traces, newest first by trace start time.
+    pub fn recent_traces(&self, limit: usize) -> Vec<Trace> {
+        self.find_traces(limit, |_| true).traces
+    }
+
+    /// Up to `limit` traces for which `matches` returns true, newest first by trace start time,
+    /// plus how many traces were looked at. This is the hook for search (and a later TraceQL
+    /// engine): `matches` runs under the store's lock, so it must be quick and must not block.
+    pub fn find_traces(&self, limit: usize, mut matches: impl FnMut(&Trace) -> bool) -> Found {
+        let state = self.lock();
+        let mut newest_first: Vec<&Trace> = state.traces.values().collect();
+        // Ties on start time fall back to the id so results are deterministic.
+        newest_first.sort_unstable_by(|a, b| {
+            b.start_unix_nano()
+                .cmp(&a.start_unix_nano())
+                .then(a.id.cmp(&b.id))
+        });
+        let mut found = Found {
+            traces: Vec::new(),
+            inspected: 0,
+        };
+        for trace in newest_first {
+            if found.traces.len() >= limit {
+                break;
+            }
+            found.inspected += 1;
+            if matches(trace) {
+                found.traces.push(trace.clone());
+            }
+        }
+        found
+    }
+
+    /// How many spans the store holds.
+    pub fn span_count(&self) -> usize {
+        self.lock().span_count
+    }
+
+    /// How many traces the store holds.
+    pub fn trace_count(&self) -> usize {
+        self.lock().traces.len()
+    }
+
+    /// Told the id of every trace that received spans, once per insert call. Lagging receivers
+    /// (more than 1024 ids behind) get `RecvError::Lagged` and just miss ids.
+    pub fn subscribe(&self) -> broadcast::Receiver<TraceId> {
+        self.shared.new_spans.subscribe()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated in a way readers
+        // would trip on (counts are updated last), so keep serving rather than poison forever.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The result of [`Store::find_traces`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    /// The matching traces, newest first.
+    pub traces: Vec<Trace>,
+    /// How many traces were examined before the limit was reached.
+    pub inspected: usize,
+}
+
+impl State {
+    /// Evict whole traces, oldest first, until `incoming` more spans fit under `max_spans`.
+    /// The caller guarantees `incoming <= max_spans`, so this always ends.
+    fn make_room(&mut self, incoming: usize, max_spans: usize) {
+        while self.span_count + incoming > max_spans {
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
+            if let Some(evicted) = self.traces.remove(&oldest) {
+                self.span_count -= evicted.spans.len();
+                tracing::debug!(trace_id = %oldest, spans = evicted.spans.len(), "evicted trace");
+            }
+        }
+    }
+}
+
+/// Checks every id and flattens the request into (trace id, record) pairs, sharing each
+/// resource and scope between its spans.
+fn into_records(
+    request: ExportTraceServiceRequest,
+) -> Result<Vec<(TraceId, SpanRecord)>, InsertError> {
+    let mut records = Vec::new();
+    for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
+        let resource = Arc::new(resource_spans.resource.unwrap_or_default());
+        let resource_schema_url: Arc<str> = resource_spans.schema_url.into();
+        for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
+            let scope = Arc::new(scope_spans.scope.unwrap_or_default());
+            let scope_schema_url: Arc<str> = scope_spans.schema_url.into();
+            for (i, span) in scope_spans.spans.into_iter().enumerate() {
+                let bad = |field, len, want| InsertError::BadIdLength {
+                    resource: r,
+                    scope: s,
+                    span: i,
+                    field,
+                    len,
+                    want,
+                };
+                let Some(trace_id) = TraceId::from_bytes(&span.trace_id) else {
+                    return Err(bad("trace id", span.trace_id.len(), "16"));
+                };
+                if span.span_id.len() != 8 {
+                    return Err(bad("span id", span.span_id.len(), "8"));
+                }
+                if !matches!(span.parent_span_id.len(), 0 | 8) {
+                    return Err(bad("parent span id", span.parent_span_id.len(), "0 or 8"));
+                }
+                let record = SpanRecord {
+                    span,
+                    resource: Arc::clone(&resource),
+                    scope: Arc::clone(&scope),
+                    resource_schema_url: Arc::clone(&resource_schema_url),
+                    scope_schema_url: Arc::clone(&scope_schema_url),
+                };
+                records.push((trace_id, record));
+            }
+        }
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests;

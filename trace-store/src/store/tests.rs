@@ -1,0 +1,288 @@
+//! Unit tests for the store: validation, the bound and eviction order, snapshots, subscribers.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::trace::v1::Status;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+
+use super::*;
+use crate::testing::{attr, request, span, trace_id};
+
+fn id(n: u8) -> TraceId {
+    TraceId::from_bytes(&trace_id(n)).unwrap()
+}
+
+/// Three spans per trace, all from `svc`.
+fn three_span_trace(trace: u8, start: u64) -> ExportTraceServiceRequest {
+    request(
+        "svc",
+        vec![
+            span(trace, 1, None, "root", start, start + 100),
+            span(trace, 2, Some(1), "child", start + 10, start + 50),
+            span(trace, 3, Some(2), "grandchild", start + 20, start + 30),
+        ],
+    )
+}
+
+#[test]
+fn insert_then_read_back_sorted_by_start() {
+    let store = Store::new(100);
+    // Deliberately out of order: the store sorts by start time.
+    let req = request(
+        "svc",
+        vec![
+            span(1, 2, Some(1), "late", 50, 60),
+            span(1, 1, None, "early", 10, 90),
+        ],
+    );
+    assert_eq!(store.insert(req), Ok(2));
+
+    let trace = store.trace(&id(1)).expect("trace is stored");
+    let names: Vec<&str> = trace.spans.iter().map(|s| s.span.name.as_str()).collect();
+    assert_eq!(names, ["early", "late"]);
+    assert_eq!(trace.root().map(|s| s.span.name.as_str()), Some("early"));
+    assert!(trace.is_complete());
+    assert_eq!((trace.start_unix_nano(), trace.end_unix_nano()), (10, 90));
+    assert_eq!(trace.duration(), Duration::from_nanos(80));
+    assert_eq!((store.span_count(), store.trace_count()), (2, 1));
+}
+
+#[test]
+fn a_bad_id_anywhere_stores_nothing() {
+    let store = Store::new(100);
+    let mut bad = span(1, 4, None, "bad", 0, 1);
+    bad.trace_id.pop();
+    let req = request(
+        "svc",
+        vec![
+            span(1, 1, None, "ok", 0, 1),
+            span(1, 2, None, "ok", 0, 1),
+            span(1, 3, None, "ok", 0, 1),
+            bad,
+        ],
+    );
+
+    let err = store.insert(req).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "span 3 of scope 0 of resource 0: trace id is 15 bytes, want 16"
+    );
+    assert_eq!(store.span_count(), 0, "all or nothing");
+}
+
+#[test]
+fn span_and_parent_ids_are_checked() {
+    let store = Store::new(100);
+    let mut no_span_id = span(1, 1, None, "x", 0, 1);
+    no_span_id.span_id.clear();
+    let err = store.insert(request("svc", vec![no_span_id])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "span 0 of scope 0 of resource 0: span id is 0 bytes, want 8"
+    );
+
+    let mut short_parent = span(1, 1, None, "x", 0, 1);
+    short_parent.parent_span_id = vec![1, 2, 3];
+    let err = store
+        .insert(request("svc", vec![short_parent]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "span 0 of scope 0 of resource 0: parent span id is 3 bytes, want 0 or 8"
+    );
+}
+
+#[test]
+fn the_bound_evicts_whole_traces_oldest_first() {
+    let store = Store::new(7);
+    // Arrival order 1, 2; trace 2 *starts* earlier, to show eviction goes by arrival.
+    store.insert(three_span_trace(1, 1_000)).unwrap();
+    store.insert(three_span_trace(2, 500)).unwrap();
+    assert_eq!(store.span_count(), 6);
+
+    // Two more spans for a third trace: 8 > 7, so trace 1 (first to arrive) goes, whole.
+    store
+        .insert(request(
+            "svc",
+            vec![span(3, 1, None, "a", 0, 1), span(3, 2, Some(1), "b", 0, 1)],
+        ))
+        .unwrap();
+    assert!(store.trace(&id(1)).is_none());
+    assert_eq!(store.trace(&id(2)).map(|t| t.spans.len()), Some(3));
+    assert_eq!(store.trace(&id(3)).map(|t| t.spans.len()), Some(2));
+    assert_eq!((store.span_count(), store.trace_count()), (5, 2));
+}
+
+#[test]
+fn adding_to_an_old_trace_keeps_its_place_in_the_eviction_order() {
+    let store = Store::new(6);
+    store.insert(three_span_trace(1, 0)).unwrap();
+    store
+        .insert(request("svc", vec![span(2, 1, None, "a", 0, 1)]))
+        .unwrap();
+    // A late span for trace 1 does not make it younger than trace 2.
+    store
+        .insert(request("svc", vec![span(1, 9, Some(1), "late", 0, 1)]))
+        .unwrap();
+    assert_eq!(store.span_count(), 5);
+
+    store
+        .insert(request(
+            "svc",
+            vec![span(3, 1, None, "a", 0, 1), span(3, 2, None, "b", 0, 1)],
+        ))
+        .unwrap();
+    assert!(
+        store.trace(&id(1)).is_none(),
+        "trace 1 arrived first, so it is evicted first"
+    );
+    assert!(store.trace(&id(2)).is_some());
+}
+
+#[test]
+fn a_request_larger_than_the_bound_is_refused() {
+    let store = Store::new(2);
+    store
+        .insert(request("svc", vec![span(1, 1, None, "keep", 0, 1)]))
+        .unwrap();
+    let err = store.insert(three_span_trace(2, 0)).unwrap_err();
+    assert_eq!(
+        err,
+        InsertError::TooManySpans {
+            spans: 3,
+            max_spans: 2
+        }
+    );
+    assert_eq!(
+        store.span_count(),
+        1,
+        "nothing was evicted for a refused request"
+    );
+}
+
+#[test]
+fn recent_traces_are_newest_first_by_start_time() {
+    let store = Store::new(100);
+    for (trace, start) in [(1, 300), (2, 100), (3, 200)] {
+        store.insert(three_span_trace(trace, start)).unwrap();
+    }
+    let ids: Vec<TraceId> = store.recent_traces(2).into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, [id(1), id(3)]);
+
+    let found = store.find_traces(10, |t| t.id != id(3));
+    assert_eq!(
+        found.traces.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [id(1), id(2)]
+    );
+    assert_eq!(found.inspected, 3);
+}
+
+#[test]
+fn span_records_answer_questions_about_their_span() {
+    let store = Store::new(100);
+    let mut failing = span(1, 2, Some(1), "call", 0, 10);
+    failing.kind = 3;
+    failing.status = Some(Status {
+        code: StatusCode::Error as i32,
+        message: "boom".into(),
+    });
+    failing.attributes.push(attr("http.route", "/x"));
+    store
+        .insert(request(
+            "app-b",
+            vec![span(1, 1, None, "root", 0, 10), failing],
+        ))
+        .unwrap();
+
+    let trace = store.trace(&id(1)).unwrap();
+    let call = &trace.spans[1];
+    assert_eq!(call.service_name(), "app-b");
+    assert_eq!(
+        call.kind(),
+        opentelemetry_proto::tonic::trace::v1::span::SpanKind::Client
+    );
+    assert!(call.is_error() && !trace.spans[0].is_error());
+    assert_eq!(call.parent_span_id(), Some(trace.spans[0].span_id()));
+    assert!(call.attribute("http.route").is_some());
+    assert!(
+        call.attribute("service.name").is_none(),
+        "resource attributes are not span attributes"
+    );
+}
+
+#[test]
+fn missing_service_name_reads_unknown_service() {
+    let store = Store::new(10);
+    let mut req = request("x", vec![span(1, 1, None, "a", 0, 1)]);
+    req.resource_spans[0].resource = None;
+    store.insert(req).unwrap();
+    assert_eq!(
+        store.trace(&id(1)).unwrap().spans[0].service_name(),
+        "unknown_service"
+    );
+}
+
+#[test]
+fn completeness_needs_a_root_and_every_parent() {
+    let store = Store::new(10);
+    store
+        .insert(request("svc", vec![span(1, 2, Some(1), "orphan", 0, 1)]))
+        .unwrap();
+    assert!(!store.trace(&id(1)).unwrap().is_complete());
+    store
+        .insert(request("svc", vec![span(1, 1, None, "root", 0, 1)]))
+        .unwrap();
+    assert!(store.trace(&id(1)).unwrap().is_complete());
+}
+
+#[test]
+fn to_traces_data_regroups_by_resource_and_scope() {
+    let store = Store::new(10);
+    // Two batches from app-a with the same resource and one from app-b.
+    store
+        .insert(request("app-a", vec![span(1, 1, None, "a1", 0, 10)]))
+        .unwrap();
+    store
+        .insert(request("app-b", vec![span(1, 2, Some(1), "b1", 1, 9)]))
+        .unwrap();
+    store
+        .insert(request("app-a", vec![span(1, 3, Some(1), "a2", 2, 8)]))
+        .unwrap();
+
+    let data = store.trace(&id(1)).unwrap().to_traces_data();
+    let shape: Vec<(String, Vec<String>)> = data
+        .resource_spans
+        .iter()
+        .map(|rs| {
+            let service = format!("{:?}", rs.resource.as_ref().unwrap().attributes[0].value);
+            let names = rs
+                .scope_spans
+                .iter()
+                .flat_map(|ss| ss.spans.iter().map(|s| s.name.clone()))
+                .collect();
+            (service, names)
+        })
+        .collect();
+    assert_eq!(shape.len(), 2);
+    assert!(shape[0].0.contains("app-a") && shape[0].1 == ["a1", "a2"]);
+    assert!(shape[1].0.contains("app-b") && shape[1].1 == ["b1"]);
+}
+
+#[test]
+fn subscribers_hear_each_trace_once_per_insert() {
+    let store = Store::new(10);
+    let mut rx = store.subscribe();
+    store
+        .insert(request(
+            "svc",
+            vec![
+                span(1, 1, None, "a", 0, 1),
+                span(2, 1, None, "b", 0, 1),
+                span(1, 2, None, "c", 0, 1),
+            ],
+        ))
+        .unwrap();
+    assert_eq!(rx.try_recv().unwrap(), id(1));
+    assert_eq!(rx.try_recv().unwrap(), id(2));
+    assert!(rx.try_recv().is_err(), "trace 1 is announced once");
+}

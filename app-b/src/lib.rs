@@ -78,3 +78,86 @@ async fn call_app_c(State(state): State<Arc<AppState>>) -> (StatusCode, String) 
     tokio::time::sleep(state.delay).await;
     relay::reply("app-b", "Service C", state.app_c.get().await)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> (AppB, ConfigErrors) {
+        let mut errors = ConfigErrors::default();
+        let config = AppB::from_env(&Env::from_pairs(pairs.iter().copied()), &mut errors);
+        (config, errors)
+    }
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let (config, errors) = parse(&[]);
+        assert!(errors.is_empty());
+        assert_eq!(config.server.port, 5001);
+        assert_eq!(
+            (config.app_c.host.as_str(), config.app_c.port),
+            ("localhost", 5002)
+        );
+        assert_eq!(config.delay, Duration::from_secs(2));
+        assert_eq!(config.app_c.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_seeds_manifest_variables_are_read() {
+        let (config, errors) = parse(&[
+            ("PORT", "5001"),
+            ("SERVICE_C_HOST", "app-c"),
+            ("SERVICE_C_PORT", "80"),
+            ("APP_B_DELAY_MS", "0"),
+        ]);
+        assert!(errors.is_empty());
+        assert_eq!(
+            (config.app_c.host.as_str(), config.app_c.port),
+            ("app-c", 80)
+        );
+        assert_eq!(config.delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_values_are_all_reported() {
+        let (_, errors) = parse(&[
+            ("SERVICE_C_HOST", "bad host/"),
+            ("SERVICE_C_PORT", "0"),
+            ("APP_B_DELAY_MS", "2s"),
+        ]);
+        let names: Vec<_> = errors.errors().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["SERVICE_C_HOST", "SERVICE_C_PORT", "APP_B_DELAY_MS"]
+        );
+    }
+
+    /// The wait is async: many requests wait at once on one thread.
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_holds_no_thread() {
+        let state = Arc::new(AppState {
+            app_c: Downstream::new(&DownstreamSettings {
+                host: "127.0.0.1".into(),
+                port: 9,
+                timeout: Duration::from_millis(100),
+            })
+            .unwrap(),
+            delay: Duration::from_secs(2),
+        });
+        let started = tokio::time::Instant::now();
+        let waits: Vec<_> = (0..100)
+            .map(|_| tokio::spawn(call_app_c(State(state.clone()))))
+            .collect();
+        for wait in waits {
+            // Port 9 refuses: each answers 502 after its wait.
+            assert_eq!(wait.await.unwrap().0, StatusCode::BAD_GATEWAY);
+        }
+        // Paused time: 100 concurrent 2 s waits on a current-thread runtime
+        // take 2 s of virtual time, not 200 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

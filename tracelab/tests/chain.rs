@@ -345,3 +345,27 @@ async fn sigterm_during_a_request_finishes_it_and_flushes_its_spans() {
     let spans = chain.store.wait_for_trace(trace_id, 5).await;
     assert_eq!(spans.iter().filter(|s| s.service == "app-b").count(), 2);
 }
+
+/// `OTEL_SDK_DISABLED=true` on app-b: it records nothing, yet the trace
+/// context passes through it, so app-c's span joins app-a's trace as the
+/// child of app-a's CLIENT span.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_sdk_passes_the_trace_context_through() {
+    let b_env = vec![("OTEL_SDK_DISABLED", "true".to_owned())];
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        b_env,
+        ..Default::default()
+    });
+
+    let (code, _, _) = chain.get(&[]).await;
+    assert_eq!(code, 200);
+
+    let trace_id = chain.store.only_trace_id().await;
+    let spans = chain.store.wait_for_trace(&trace_id, 3).await;
+    let services: Vec<_> = spans.iter().map(|s| s.service.as_str()).collect();
+    assert!(!services.contains(&"app-b"), "{services:?}");
+    let a_client = spans.iter().find(|s| s.span.kind == CLIENT).unwrap();
+    let c_server = spans.iter().find(|s| s.service == "app-c").unwrap();
+    assert_eq!(c_server.span.parent_span_id, a_client.span.span_id);
+}

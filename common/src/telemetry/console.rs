@@ -51,3 +51,43 @@ impl SpanExporter for ConsoleExporter {
         self.resource = resource.into();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    #[test]
+    fn each_span_is_one_line_of_otlp_json_that_decodes() {
+        let memory = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_resource(Resource::builder_empty().with_service_name("app-x").build())
+            .with_simple_exporter(memory.clone())
+            .build();
+        let tracer = provider.tracer("test");
+        tracer.start("one");
+        tracer.start("two");
+        let mut exporter = ConsoleExporter::default();
+        exporter.set_resource(&Resource::builder_empty().with_service_name("app-x").build());
+
+        let lines = exporter.lines(memory.get_finished_spans().unwrap());
+        assert_eq!(lines.len(), 2);
+        for (line, name) in lines.iter().zip(["one", "two"]) {
+            assert!(!line.contains('\n'));
+            let request: ExportTraceServiceRequest = serde_json::from_str(line).unwrap();
+            let resource_spans = &request.resource_spans[0];
+            let span = &resource_spans.scope_spans[0].spans[0];
+            assert_eq!(span.name, name);
+            assert_eq!(span.trace_id.len(), 16);
+            let service = &resource_spans.resource.as_ref().unwrap().attributes[0];
+            assert_eq!(service.key, "service.name");
+            // OTLP/JSON: hex ids, not base64.
+            assert!(line.contains(&format!("\"traceId\":\"{}\"", hex(&span.trace_id))));
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

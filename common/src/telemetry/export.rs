@@ -204,3 +204,83 @@ impl<E: SpanExporter> SpanExporter for ReportingExporter<E> {
         self.inner.set_resource(resource);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
+    use std::sync::mpsc;
+
+    /// An exporter that blocks each export until the test lets it go.
+    #[derive(Debug)]
+    struct GatedExporter {
+        gate: Mutex<mpsc::Receiver<()>>,
+        fail: bool,
+    }
+
+    impl SpanExporter for GatedExporter {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            let _ = self.gate.lock().unwrap().recv();
+            if self.fail {
+                Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                    "refused".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// A burst past the queue while the exporter is stuck: the overflow is
+    /// dropped and counted, the rest exported, and the counts add up.
+    fn burst(fail: bool) -> ExportCounts {
+        let (open, gate) = mpsc::channel();
+        let stats = Arc::new(ExportStats::default());
+        let exporter = ReportingExporter::new(
+            GatedExporter {
+                gate: Mutex::new(gate),
+                fail,
+            },
+            stats.clone(),
+        );
+        let config = BatchConfigBuilder::default()
+            .with_max_queue_size(10)
+            .with_max_export_batch_size(5)
+            .with_scheduled_delay(Duration::from_millis(10))
+            .build();
+        let batch = BatchSpanProcessor::builder(exporter)
+            .with_batch_config(config)
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(CountingProcessor::new(batch, stats.clone(), 10))
+            .build();
+        let tracer = provider.tracer("test");
+        for _ in 0..50 {
+            tracer.start("span");
+        }
+        // Let every export through, then flush.
+        for _ in 0..50 {
+            let _ = open.send(());
+        }
+        provider.shutdown().unwrap();
+        stats.counts()
+    }
+
+    #[test]
+    fn overflow_is_dropped_and_every_span_is_accounted_for() {
+        let counts = burst(false);
+        assert!(counts.dropped >= 30, "{counts:?}");
+        assert_eq!(counts.queued + counts.dropped, 50, "{counts:?}");
+        assert_eq!(counts.exported, counts.queued, "{counts:?}");
+        assert_eq!(counts.failed, 0);
+    }
+
+    #[test]
+    fn failed_exports_are_counted() {
+        let counts = burst(true);
+        assert_eq!(counts.exported, 0);
+        assert_eq!(counts.failed, counts.queued, "{counts:?}");
+        assert_eq!(counts.queued + counts.dropped, 50);
+    }
+}

@@ -327,6 +327,8 @@ pub struct ChainOptions {
     pub app_c: Next,
     /// Point the exporters at a port where nothing listens.
     pub store_down: bool,
+    /// Extra environment for app-b only.
+    pub b_env: Vec<(&'static str, String)>,
 }
 
 impl Default for ChainOptions {
@@ -336,6 +338,7 @@ impl Default for ChainOptions {
             timeout_ms: 3000,
             app_c: Next::Up,
             store_down: false,
+            b_env: Vec::new(),
         }
     }
 }
@@ -381,6 +384,7 @@ impl Chain {
         let mut env_b = base.clone();
         env_b.push(("SERVICE_C_HOST", "127.0.0.1".into()));
         env_b.push(("SERVICE_C_PORT", c_addr.port().to_string()));
+        env_b.extend(options.b_env.iter().cloned());
         let b = ServiceProcess::start("app-b", &env_b);
         let mut env_a = base;
         // A caller's timeout must outlast its callee's wait and timeout, or

@@ -1,0 +1,188 @@
+//! The lab as a user runs it: `tracelab` starts everything, draws each
+//! trace, and Ctrl-C stops every process it started.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Process;
+
+/// A free port on loopback. The lab needs fixed ports for its services, so
+/// this binds port 0 and releases it; another process could take it in
+/// between, which on a test machine is rare enough.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+/// Service pids are the children of the lab named `tracelab serve ...`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let tasks =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    tasks
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+/// The lab starts, answers on app-a, draws the trace, passes its own
+/// environment on (here a zero wait), and stops every child on SIGINT.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
+    let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
+    let mut lab = Process::start(
+        &[
+            "--app-a-port",
+            &ports[0],
+            "--app-b-port",
+            &ports[1],
+            "--app-c-port",
+            &ports[2],
+            "--otlp-port",
+            &ports[3],
+            "--query-port",
+            &ports[4],
+            "--color",
+            "never",
+        ],
+        &[("APP_B_DELAY_MS", "0".to_owned())],
+    );
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let children = children_of(lab.pid());
+    assert_eq!(children.len(), 3, "three service processes: {children:?}");
+
+    let started = std::time::Instant::now();
+    let body = reqwest::get(format!("http://127.0.0.1:{}/", ports[0]))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "I'm app-a I'm app-b I'm app-c");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the lab's APP_B_DELAY_MS=0 reached app-b"
+    );
+
+    // The waterfall: a header and the five spans, indented as a tree.
+    let header = lab.stdout_line(|l| l.starts_with("trace ") && l.ends_with("5 spans"));
+    let trace_id = header.split_whitespace().nth(1).unwrap().to_owned();
+    lab.stdout_line(|l| l.starts_with("app-c          GET /"));
+    let trace: serde_json::Value = reqwest::get(format!(
+        "http://127.0.0.1:{}/api/traces/{trace_id}",
+        ports[4]
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        trace["batches"].as_array().unwrap().len(),
+        3,
+        "one batch per service"
+    );
+
+    lab.signal("INT");
+    let status = lab.wait_exit(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "lab exit {status:?}: {}",
+        lab.stderr_text()
+    );
+    for pid in children {
+        assert!(
+            !process_alive(pid),
+            "service process {pid} outlived the lab"
+        );
+    }
+}
+
+/// Services never outlive the lab, even when it is killed outright: their
+/// stdin pipe closes and they shut down by themselves.
+#[tokio::test(flavor = "multi_thread")]
+async fn services_stop_when_the_lab_is_killed() {
+    let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
+    let mut lab = Process::start(
+        &[
+            "--app-a-port",
+            &ports[0],
+            "--app-b-port",
+            &ports[1],
+            "--app-c-port",
+            &ports[2],
+            "--otlp-port",
+            &ports[3],
+            "--query-port",
+            &ports[4],
+        ],
+        &[],
+    );
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let children = children_of(lab.pid());
+    assert_eq!(children.len(), 3);
+
+    lab.signal("KILL");
+    lab.wait_exit(Duration::from_secs(5));
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    while children.iter().any(|&pid| process_alive(pid)) {
+        assert!(
+            std::time::Instant::now() < until,
+            "services still running 15 s after the lab died"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A bad setting stops a service at start with one message naming the
+/// variable, and exit code 64 (EX_USAGE), not a panic.
+#[test]
+fn bad_configuration_stops_a_service_with_a_clear_message() {
+    let cases = [
+        (
+            "app-a",
+            "PORT",
+            "http",
+            "PORT=\"http\": expected a port number",
+        ),
+        (
+            "app-b",
+            "APP_B_DELAY_MS",
+            "2s",
+            "APP_B_DELAY_MS=\"2s\": expected a whole number of milliseconds",
+        ),
+        (
+            "app-c",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "thrift",
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"thrift\": expected http/protobuf, http/json or grpc",
+        ),
+        ("app-a", "SERVICE_B_PORT", "-1", "SERVICE_B_PORT=\"-1\""),
+        (
+            "app-b",
+            "LOG_FORMAT",
+            "xml",
+            "LOG_FORMAT=\"xml\": expected text or json",
+        ),
+    ];
+    for (app, name, value, message) in cases {
+        let mut process = Process::start(&["serve", app], &[(name, value.to_owned())]);
+        let status = process.wait_exit(Duration::from_secs(10));
+        let stderr = process.stderr_text();
+        assert_eq!(status.code(), Some(64), "{app} {name}={value}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{app}: invalid configuration: ")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

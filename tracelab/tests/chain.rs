@@ -369,3 +369,29 @@ async fn a_disabled_sdk_passes_the_trace_context_through() {
     let c_server = spans.iter().find(|s| s.service == "app-c").unwrap();
     assert_eq!(c_server.span.parent_span_id, a_client.span.span_id);
 }
+
+/// The other OTLP encodings the services can export with reach the store
+/// whole: http/json, and http/protobuf compressed with gzip.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_and_gzip_exports_reach_the_store() {
+    for env in [
+        vec![("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json".to_owned())],
+        vec![("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned())],
+    ] {
+        let chain = Chain::start(ChainOptions {
+            delay_ms: 0,
+            env: env.clone(),
+            ..Default::default()
+        });
+        let (code, _, _) = chain.get(&[]).await;
+        assert_eq!(code, 200);
+        let trace_id = chain.store.only_trace_id().await;
+        let spans = chain.store.wait_for_trace(&trace_id, 5).await;
+        assert_eq!(chain_order(&spans).len(), 5, "{env:?}");
+        assert_eq!(
+            chain_order(&spans)[0].attr("http.response.status_code"),
+            Some(&i(200)),
+            "{env:?}"
+        );
+    }
+}

@@ -329,6 +329,8 @@ pub struct ChainOptions {
     pub store_down: bool,
     /// Extra environment for app-b only.
     pub b_env: Vec<(&'static str, String)>,
+    /// Extra environment for every service.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for ChainOptions {
@@ -339,6 +341,7 @@ impl Default for ChainOptions {
             app_c: Next::Up,
             store_down: false,
             b_env: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -362,6 +365,8 @@ impl Chain {
             ("APP_B_DELAY_MS", options.delay_ms.to_string()),
             ("DOWNSTREAM_TIMEOUT_MS", options.timeout_ms.to_string()),
         ];
+        let mut base = base;
+        base.extend(options.env.iter().cloned());
         let (c, c_addr, hanging) = match options.app_c {
             Next::Up => {
                 let c = ServiceProcess::start("app-c", &base);

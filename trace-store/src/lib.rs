@@ -25,6 +25,7 @@
 //! - [`ingest`]: the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip), an axum router.
 //! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
+//! - [`web`]: the web trace viewer, served at `/` on the query port.
 //! - [`serve`] runs both routers on their listeners until a shutdown future completes.
 
 pub mod api;
@@ -32,6 +33,7 @@ pub mod ingest;
 pub mod model;
 pub mod store;
 pub mod waterfall;
+pub mod web;
 
 #[cfg(test)]
 mod testing;
@@ -100,7 +102,7 @@ pub async fn serve(
     let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT);
 
     let otlp_app = ingest::router(store.clone(), limits).layer(timeout);
-    let query_app = api::router(store).layer(timeout);
+    let query_app = api::router(store).merge(web::router()).layer(timeout);
     tracing::info!(otlp = %otlp.local_addr()?, query = %query.local_addr()?, "trace store listening");
 
     let otlp_server = axum::serve(otlp, otlp_app).with_graceful_shutdown(stopped(stop_rx.clone()));

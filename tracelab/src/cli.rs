@@ -33,6 +33,73 @@ pub enum Command {
     /// Run one service of the chain, configured by its environment (this
     /// is what the lab starts, three times).
     Serve(ServeArgs),
+    /// List the traces that match a TraceQL query, newest first.
+    Traces(TracesArgs),
+    /// Draw one trace as a waterfall.
+    Show(ShowArgs),
+    /// Draw each new trace as it completes (what the lab shows).
+    Tail(TailArgs),
+    /// Write one trace as OTLP/JSON; POST it to /v1/traces to restore it.
+    Export(ExportArgs),
+}
+
+/// Where a viewer finds the store.
+#[derive(Debug, Clone, Args)]
+pub struct StoreUrl {
+    /// The store's query API.
+    #[arg(long = "store", env = "TRACELAB_STORE", default_value = crate::client::DEFAULT_STORE)]
+    pub url: String,
+}
+
+/// Options of `tracelab traces`.
+#[derive(Debug, Args)]
+pub struct TracesArgs {
+    /// A TraceQL query, e.g. '{ resource.service.name = "app-c" }'.
+    #[arg(default_value = "{}")]
+    pub query: String,
+    /// Traces to list at most.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub limit: u64,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreUrl,
+}
+
+/// Options of `tracelab show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The trace id (hex, as `traces` lists it).
+    pub trace_id: String,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreUrl,
+    /// When to colour the waterfall.
+    #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Options of `tracelab tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreUrl,
+    /// When to colour the waterfalls.
+    #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Options of `tracelab export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The trace id.
+    pub trace_id: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    pub output: Option<std::path::PathBuf>,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreUrl,
 }
 
 /// Which service to run.
@@ -81,6 +148,9 @@ pub struct StoreArgs {
     /// Port of the OTLP/HTTP receiver (`POST /v1/traces`); 0 picks a free one.
     #[arg(long, env = "TRACELAB_OTLP_PORT", default_value_t = 4318)]
     pub otlp_port: u16,
+    /// Port of the OTLP/gRPC receiver; 0 picks a free one.
+    #[arg(long, env = "TRACELAB_GRPC_PORT", default_value_t = 4317)]
+    pub grpc_port: u16,
     /// Port of the query API (Tempo's `/api/traces/{id}`, `/api/search`); 0 picks a free one.
     #[arg(long, env = "TRACELAB_QUERY_PORT", default_value_t = 3200)]
     pub query_port: u16,

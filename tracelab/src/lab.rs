@@ -5,13 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use anyhow::Context as _;
-use tokio::net::TcpListener;
 use trace_store::waterfall::WaterfallOptions;
-use trace_store::{IngestLimits, Store};
 
 use crate::children::ServiceProcess;
 use crate::cli::{App, LabArgs};
+use crate::store_cmd::RunningStore;
 use crate::watch;
 
 /// How long a service may take to drain and flush before it is killed:
@@ -21,22 +19,8 @@ const STOP_PATIENCE: Duration = Duration::from_secs(25);
 /// Run the lab until `shutdown` completes.
 pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let bind = args.store.bind;
-    let otlp = bind_listener(bind, args.store.otlp_port, "the OTLP receiver").await?;
-    let query = bind_listener(bind, args.store.query_port, "the query API").await?;
-    let otlp_addr = otlp.local_addr()?;
-    let query_addr = query.local_addr()?;
-
-    let store = Store::new(usize::try_from(args.store.max_spans).unwrap_or(usize::MAX));
-    let (stop_store, store_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(trace_store::serve(
-        otlp,
-        query,
-        store.clone(),
-        IngestLimits::default(),
-        async {
-            let _ = store_stopped.await;
-        },
-    ));
+    let store = RunningStore::start(&args.store).await?;
+    let (otlp_addr, query_addr) = (store.otlp_http, store.query);
 
     // Start from the back of the chain, so each service's next hop is up.
     let env = service_env(otlp_addr);
@@ -61,6 +45,7 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     print_banner(
         reach(app_a.address().port()),
         otlp_addr,
+        store.otlp_grpc,
         reach(query_addr.port()),
     );
     let options = WaterfallOptions {
@@ -68,7 +53,7 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         color: args.color.enabled(),
     };
     let watcher = tokio::spawn(watch::print_completed_traces(
-        store,
+        store.store.clone(),
         options,
         std::io::stdout(),
     ));
@@ -85,20 +70,11 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     // Let the last spans show before the store goes.
     tokio::time::sleep(watch::SETTLE + Duration::from_millis(300)).await;
     watcher.abort();
-    let _ = stop_store.send(());
-    server.await.context("the trace store task failed")??;
+    store.stop().await?;
     match failures.pop() {
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-async fn bind_listener(ip: IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind((ip, port)).await.with_context(|| {
-        format!(
-            "cannot listen on {ip}:{port} for {what} (is another tracelab or collector running?)"
-        )
-    })
 }
 
 /// An address clients can connect to for a server bound to `bind`.
@@ -144,13 +120,13 @@ fn service_env(otlp: SocketAddr) -> Vec<(String, String)> {
     env
 }
 
-fn print_banner(app_a: SocketAddr, otlp: SocketAddr, query: SocketAddr) {
+fn print_banner(app_a: SocketAddr, otlp: SocketAddr, grpc: SocketAddr, query: SocketAddr) {
     println!(
         "\
 tracelab is running: app-a → app-b → app-c, traced into the embedded store
 
   app-a        http://{app_a}/
-  OTLP in      http://{otlp}/v1/traces
+  OTLP in      http://{otlp}/v1/traces  (gRPC: {grpc})
   query API    http://{query}  (Tempo's API: /api/search, /api/traces/<id>)
 
 Try:

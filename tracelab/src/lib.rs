@@ -7,13 +7,17 @@
 //! - [`lab`]: the whole lab: store in-process, services as child processes.
 //! - [`children`]: starting, waiting for and stopping the service processes.
 //! - [`watch`]: a terminal waterfall for every trace that completes.
-//! - [`store_cmd`]: the store alone.
+//! - [`store_cmd`]: the store, alone or in the lab.
+//! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
+//!   `tail`, `export`), clients of a running store's query API.
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
 pub mod cli;
+pub mod client;
 pub mod lab;
 pub mod store_cmd;
+pub mod viewer;
 pub mod watch;
 
 use std::process::ExitCode;
@@ -29,6 +33,46 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Store(args)) => report(init_logging().and(store_cmd::run(args).await)),
         None => report(init_logging().and(lab::run(cli.lab, shutdown_signal()).await)),
+        Some(command) => report(view(command).await),
+    }
+}
+
+/// The viewers: clients of a running store.
+async fn view(command: Command) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let waterfall = |color: cli::ColorChoice| trace_store::waterfall::WaterfallOptions {
+        width: 40,
+        color: color.enabled(),
+    };
+    match command {
+        Command::Traces(args) => {
+            let client = client::StoreClient::new(&args.store.url)?;
+            viewer::traces(&client, &args.query, usize::try_from(args.limit)?, &mut out).await
+        }
+        Command::Show(args) => {
+            let client = client::StoreClient::new(&args.store.url)?;
+            let id = viewer::parse_trace_id(&args.trace_id)?;
+            viewer::show(&client, id, &waterfall(args.color), &mut out).await
+        }
+        Command::Tail(args) => {
+            let client = client::StoreClient::new(&args.store.url)?;
+            viewer::tail(&client, &waterfall(args.color), &mut out, shutdown_signal()).await
+        }
+        Command::Export(args) => {
+            let client = client::StoreClient::new(&args.store.url)?;
+            let id = viewer::parse_trace_id(&args.trace_id)?;
+            match args.output {
+                Some(path) => {
+                    let mut file =
+                        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| {
+                            anyhow::anyhow!("cannot create {}: {e}", path.display())
+                        })?);
+                    viewer::export(&client, id, &mut file).await
+                }
+                None => viewer::export(&client, id, &mut out).await,
+            }
+        }
+        Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
     }
 }
 

@@ -1,40 +1,87 @@
-//! `tracelab store`: the embedded trace store alone, until SIGTERM/SIGINT.
+//! The embedded trace store as this process runs it: alone (`tracelab
+//! store`) or inside the lab. Three listeners: OTLP/HTTP, OTLP/gRPC and the
+//! query API.
 
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use trace_store::{IngestLimits, Store};
 
 use crate::cli::StoreArgs;
 
-/// Run the store as `args` say until a shutdown signal.
+/// A store serving in the background.
+#[derive(Debug)]
+pub struct RunningStore {
+    /// The store itself, for in-process readers (the lab's waterfalls).
+    pub store: Store,
+    /// Where OTLP/HTTP is received.
+    pub otlp_http: SocketAddr,
+    /// Where OTLP/gRPC is received.
+    pub otlp_grpc: SocketAddr,
+    /// Where the query API answers.
+    pub query: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningStore {
+    /// Bind the three ports `args` name and start serving.
+    pub async fn start(args: &StoreArgs) -> anyhow::Result<Self> {
+        let bind = |port: u16, what: &'static str| async move {
+            TcpListener::bind((args.bind, port)).await.with_context(|| {
+                format!("cannot listen on {}:{port} for {what} (is another tracelab or collector running?)", args.bind)
+            })
+        };
+        let otlp = bind(args.otlp_port, "OTLP/HTTP").await?;
+        let grpc = bind(args.grpc_port, "OTLP/gRPC").await?;
+        let query = bind(args.query_port, "the query API").await?;
+        let (otlp_http, otlp_grpc, query_addr) =
+            (otlp.local_addr()?, grpc.local_addr()?, query.local_addr()?);
+
+        let store = Store::new(usize::try_from(args.max_spans).unwrap_or(usize::MAX));
+        let limits = IngestLimits::default();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
+        let http = trace_store::serve(otlp, query, store.clone(), limits, async move {
+            let _ = stopped.await;
+            let _ = grpc_stop.send(());
+        });
+        let grpc = trace_store::ingest::grpc::serve(grpc, store.clone(), limits, async move {
+            let _ = grpc_stopped.await;
+        });
+        let task = tokio::spawn(async move {
+            let (http, grpc) = tokio::join!(http, grpc);
+            http.context("the store's HTTP server failed")?;
+            grpc.context("the store's gRPC server failed")?;
+            Ok(())
+        });
+        Ok(Self {
+            store,
+            otlp_http,
+            otlp_grpc,
+            query: query_addr,
+            stop,
+            task,
+        })
+    }
+
+    /// Stop accepting, finish requests in flight, and wait.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.context("the store task panicked")?
+    }
+}
+
+/// `tracelab store`: serve until SIGTERM or SIGINT.
 pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
-    let otlp = tokio::net::TcpListener::bind((args.bind, args.otlp_port))
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {}:{} for OTLP: {e}",
-                args.bind,
-                args.otlp_port
-            )
-        })?;
-    let query = tokio::net::TcpListener::bind((args.bind, args.query_port))
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {}:{} for queries: {e}",
-                args.bind,
-                args.query_port
-            )
-        })?;
-    // Tests and scripts read these two lines to find ports chosen with 0.
-    println!("OTLP receiver on http://{}/v1/traces", otlp.local_addr()?);
-    println!("query API on http://{}", query.local_addr()?);
-    let store = Store::new(usize::try_from(args.max_spans).unwrap_or(usize::MAX));
-    trace_store::serve(
-        otlp,
-        query,
-        store,
-        IngestLimits::default(),
-        common::shutdown::shutdown_signal(),
-    )
-    .await?;
-    Ok(())
+    let running = RunningStore::start(&args).await?;
+    // Tests and scripts read these lines to find ports chosen with 0.
+    println!("OTLP receiver on http://{}/v1/traces", running.otlp_http);
+    println!("OTLP/gRPC receiver on http://{}", running.otlp_grpc);
+    println!("query API on http://{}", running.query);
+    common::shutdown::shutdown_signal().await;
+    running.stop().await
 }

@@ -370,6 +370,23 @@ async fn a_disabled_sdk_passes_the_trace_context_through() {
     assert_eq!(c_server.span.parent_span_id, a_client.span.span_id);
 }
 
+/// Exporting over OTLP/gRPC (the Collector's default protocol) reaches the
+/// store's gRPC receiver whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_exports_reach_the_store() {
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        grpc: true,
+        ..Default::default()
+    });
+    let (code, _, _) = chain.get(&[]).await;
+    assert_eq!(code, 200);
+    let trace_id = chain.store.only_trace_id().await;
+    let spans = chain_order(&chain.store.wait_for_trace(&trace_id, 5).await);
+    assert_eq!(spans.len(), 5);
+    assert_eq!(spans[4].attr("http.response.status_code"), Some(&i(200)));
+}
+
 /// The other OTLP encodings the services can export with reach the store
 /// whole: http/json, and http/protobuf compressed with gzip.
 #[tokio::test(flavor = "multi_thread")]

@@ -8,10 +8,13 @@
 //! | any other `Content-Type` | 415, text listing the accepted types |
 //! | `/v1/logs`, `/v1/metrics` | 200 + an empty response; the data is dropped (Python SDKs send it anyway) |
 //!
+//! [`grpc`] is the same receiver over OTLP/gRPC.
+//!
 //! Decoding runs on tokio's blocking pool: gunzipping and decoding tens of MiB is CPU work that
 //! would otherwise stall every other request on the same worker thread.
 
 mod codec;
+pub mod grpc;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -223,16 +223,35 @@ fn missing_service_name_reads_unknown_service() {
 }
 
 #[test]
-fn completeness_needs_a_root_and_every_parent() {
+fn completeness_needs_one_entry_span_and_every_other_parent() {
     let store = Store::new(10);
+    // Two spans whose parents are missing: something has not arrived.
     store
-        .insert(request("svc", vec![span(1, 2, Some(1), "orphan", 0, 1)]))
+        .insert(request(
+            "svc",
+            vec![
+                span(1, 2, Some(1), "continued", 0, 9),
+                span(1, 3, Some(7), "early child", 2, 3),
+            ],
+        ))
         .unwrap();
     assert!(!store.trace(&id(1)).unwrap().is_complete());
+    // Span 7 arrives: one entry span left (its parent is a remote caller).
     store
-        .insert(request("svc", vec![span(1, 1, None, "root", 0, 1)]))
+        .insert(request("svc", vec![span(1, 7, Some(2), "middle", 1, 4)]))
         .unwrap();
     assert!(store.trace(&id(1)).unwrap().is_complete());
+    // A lone span that started after another orphan is not an entry.
+    store
+        .insert(request(
+            "svc",
+            vec![
+                span(2, 5, Some(6), "late", 5, 6),
+                span(2, 8, None, "root", 1, 9),
+            ],
+        ))
+        .unwrap();
+    assert!(!store.trace(&id(2)).unwrap().is_complete());
 }
 
 #[test]

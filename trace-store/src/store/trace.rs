@@ -111,22 +111,57 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The spans of trace `id` in `data` (what `/api/traces/{id}` answers in
+    /// protobuf), as a [`Trace`]; spans of other traces are left out. The
+    /// inverse of [`Trace::to_traces_data`], for clients of the query API.
+    pub fn from_traces_data(id: TraceId, data: TracesData) -> Trace {
+        let mut spans = Vec::new();
+        for resource_spans in data.resource_spans {
+            let resource = Arc::new(resource_spans.resource.unwrap_or_default());
+            let resource_schema_url: Arc<str> = resource_spans.schema_url.into();
+            for scope_spans in resource_spans.scope_spans {
+                let scope = Arc::new(scope_spans.scope.unwrap_or_default());
+                let scope_schema_url: Arc<str> = scope_spans.schema_url.into();
+                spans.extend(
+                    scope_spans
+                        .spans
+                        .into_iter()
+                        .filter(|span| span.trace_id == id.0)
+                        .map(|span| SpanRecord {
+                            span,
+                            resource: resource.clone(),
+                            scope: scope.clone(),
+                            resource_schema_url: resource_schema_url.clone(),
+                            scope_schema_url: scope_schema_url.clone(),
+                        }),
+                );
+            }
+        }
+        spans.sort_by_key(SpanRecord::start_unix_nano);
+        Trace { id, spans }
+    }
+
     /// The root span: the earliest-starting span without a parent, if one has arrived.
     pub fn root(&self) -> Option<&SpanRecord> {
         self.spans.iter().find(|s| s.span.parent_span_id.is_empty())
     }
 
-    /// Whether the trace has a root span and every parent span id names a span we hold.
-    /// A trace can look complete and still grow: this is "nothing known to be missing".
+    /// Whether nothing is known to be missing: exactly one span lacks its
+    /// parent here (the entry span: a root, or the first span of a trace
+    /// continued from a caller that is not traced into this store), that
+    /// span started first, and every other span's parent is present.
+    /// A trace can look complete and still grow.
     pub fn is_complete(&self) -> bool {
         let ids: std::collections::HashSet<SpanId> =
             self.spans.iter().map(SpanRecord::span_id).collect();
-        self.root().is_some()
-            && self
-                .spans
-                .iter()
-                .filter_map(SpanRecord::parent_span_id)
-                .all(|p| ids.contains(&p))
+        let mut entries = self
+            .spans
+            .iter()
+            .filter(|s| s.parent_span_id().is_none_or(|p| !ids.contains(&p)));
+        match (entries.next(), entries.next()) {
+            (Some(entry), None) => entry.start_unix_nano() == self.start_unix_nano(),
+            _ => false,
+        }
     }
 
     /// The earliest span start, in Unix nanoseconds (0 for a trace without spans).

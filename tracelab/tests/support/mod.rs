@@ -8,6 +8,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod python;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -155,15 +156,31 @@ fn wait_line(lines: &Lines, pred: &dyn Fn(&str) -> bool, which: &str, process: &
 pub struct StoreProcess {
     pub process: Process,
     pub otlp: SocketAddr,
+    pub grpc: SocketAddr,
     pub query: SocketAddr,
 }
 
 impl StoreProcess {
     /// Start a store on free ports.
     pub fn start() -> Self {
-        let process = Process::start(&["store", "--otlp-port", "0", "--query-port", "0"], &[]);
+        let process = Process::start(
+            &[
+                "store",
+                "--otlp-port",
+                "0",
+                "--grpc-port",
+                "0",
+                "--query-port",
+                "0",
+            ],
+            &[],
+        );
         let otlp = address_after(
             &process.stdout_line(|l| l.starts_with("OTLP receiver on")),
+            "http://",
+        );
+        let grpc = address_after(
+            &process.stdout_line(|l| l.starts_with("OTLP/gRPC receiver on")),
             "http://",
         );
         let query = address_after(
@@ -173,6 +190,7 @@ impl StoreProcess {
         Self {
             process,
             otlp,
+            grpc,
             query,
         }
     }
@@ -327,6 +345,8 @@ pub struct ChainOptions {
     pub app_c: Next,
     /// Point the exporters at a port where nothing listens.
     pub store_down: bool,
+    /// Export over OTLP/gRPC instead of OTLP/HTTP.
+    pub grpc: bool,
     /// Extra environment for app-b only.
     pub b_env: Vec<(&'static str, String)>,
     /// Extra environment for every service.
@@ -340,6 +360,7 @@ impl Default for ChainOptions {
             timeout_ms: 3000,
             app_c: Next::Up,
             store_down: false,
+            grpc: false,
             b_env: Vec::new(),
             env: Vec::new(),
         }
@@ -352,6 +373,8 @@ impl Chain {
         let store = StoreProcess::start();
         let endpoint = if options.store_down {
             "http://127.0.0.1:9".to_owned()
+        } else if options.grpc {
+            format!("http://{}", store.grpc)
         } else {
             format!("http://{}", store.otlp)
         };
@@ -366,6 +389,9 @@ impl Chain {
             ("DOWNSTREAM_TIMEOUT_MS", options.timeout_ms.to_string()),
         ];
         let mut base = base;
+        if options.grpc {
+            base.push(("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()));
+        }
         base.extend(options.env.iter().cloned());
         let (c, c_addr, hanging) = match options.app_c {
             Next::Up => {

@@ -1,0 +1,122 @@
+//! A client of the store's query API, for the terminal viewers.
+//!
+//! The viewers talk to a running store over HTTP, exactly as Grafana does,
+//! so they work against the lab, `tracelab store`, or anything else that
+//! speaks Tempo's API.
+
+use anyhow::{Context as _, anyhow, bail};
+use opentelemetry_proto::tonic::trace::v1::TracesData;
+use prost::Message as _;
+use serde::Deserialize;
+use trace_store::{Trace, TraceId};
+
+/// The default store address: the lab's query port.
+pub const DEFAULT_STORE: &str = "http://127.0.0.1:3200";
+
+/// One result of `/api/search`, in Tempo's shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    /// The trace id, leading zeros stripped.
+    #[serde(rename = "traceID")]
+    pub trace_id: String,
+    /// The root span's service.
+    #[serde(default)]
+    pub root_service_name: String,
+    /// The root span's name.
+    #[serde(default)]
+    pub root_trace_name: String,
+    /// Start of the trace, nanoseconds since the epoch (a JSON string).
+    #[serde(default)]
+    pub start_time_unix_nano: String,
+    /// Duration of the trace in milliseconds (absent when 0).
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResponse {
+    #[serde(default)]
+    traces: Vec<TraceSummary>,
+}
+
+/// A connection to one store's query API.
+#[derive(Debug, Clone)]
+pub struct StoreClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl StoreClient {
+    /// A client for the store at `base` (like `http://127.0.0.1:3200`).
+    pub fn new(base: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// Traces matching the TraceQL `query`, newest first, at most `limit`.
+    pub async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<TraceSummary>> {
+        let url = format!("{}/api/search", self.base);
+        let response = self
+            .send(
+                self.http
+                    .get(&url)
+                    .query(&[("q", query), ("limit", &limit.to_string())]),
+            )
+            .await?;
+        let response = check(response).await?;
+        let body: SearchResponse = response
+            .json()
+            .await
+            .context("the store's search answer is not Tempo's JSON")?;
+        Ok(body.traces)
+    }
+
+    /// The whole trace `id`, or `None` if the store does not have it.
+    pub async fn trace(&self, id: TraceId) -> anyhow::Result<Option<Trace>> {
+        Ok(self
+            .traces_data(id)
+            .await?
+            .map(|data| Trace::from_traces_data(id, data)))
+    }
+
+    /// The trace `id` as OTLP `TracesData`, or `None` if the store does not have it.
+    pub async fn traces_data(&self, id: TraceId) -> anyhow::Result<Option<TracesData>> {
+        let url = format!("{}/api/traces/{id}", self.base);
+        let response = self
+            .send(self.http.get(&url).header("Accept", "application/protobuf"))
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let bytes = check(response).await?.bytes().await?;
+        let data = TracesData::decode(bytes)
+            .context("the store's trace answer is not protobuf TracesData")?;
+        Ok(Some(data))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        request.send().await.map_err(|e| {
+            anyhow!(
+                "cannot reach the trace store at {} ({e}); is `tracelab` or `tracelab store` running? (see --store)",
+                self.base
+            )
+        })
+    }
+}
+
+/// The response if 2xx, else an error with the store's own words (Tempo
+/// puts the reason, like a TraceQL parse error, in a text body).
+async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    bail!("the store answered {status}: {}", body.trim())
+}

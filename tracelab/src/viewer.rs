@@ -1,0 +1,162 @@
+//! The terminal viewers: `tracelab traces`, `show`, `tail` and `export`.
+//!
+//! Each talks to a running store over its query API ([`StoreClient`]), so
+//! they work in a second terminal next to the lab, or against a store on
+//! another machine.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use trace_store::TraceId;
+use trace_store::waterfall::{self, WaterfallOptions, human_duration};
+
+use crate::client::{StoreClient, TraceSummary};
+use crate::watch::{GIVE_UP, SETTLE};
+
+/// How often `tail` asks the store for new traces.
+const TAIL_POLL: Duration = Duration::from_millis(300);
+/// How many of the newest traces `tail` looks at on each poll.
+const TAIL_WINDOW: usize = 100;
+
+/// `tracelab traces [QUERY]`: one line per matching trace.
+pub async fn traces(
+    client: &StoreClient,
+    query: &str,
+    limit: usize,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let traces = client.search(query, limit).await?;
+    if traces.is_empty() {
+        writeln!(out, "no trace matches {query}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32}  {:<20}  {:>9}  ROOT",
+        "TRACE ID", "START (UTC)", "DURATION"
+    )?;
+    for trace in &traces {
+        writeln!(out, "{}", summary_line(trace))?;
+    }
+    Ok(())
+}
+
+fn summary_line(trace: &TraceSummary) -> String {
+    let start = trace
+        .start_time_unix_nano
+        .parse::<u64>()
+        .map(|nanos| {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_nanos(nanos)).to_string()
+        })
+        .unwrap_or_default();
+    let root = if trace.root_trace_name.is_empty() {
+        trace.root_service_name.clone()
+    } else {
+        format!("{}: {}", trace.root_service_name, trace.root_trace_name)
+    };
+    let duration = human_duration(trace.duration_ms.saturating_mul(1_000_000));
+    format!(
+        "{:0>32}  {start:<20}  {duration:>9}  {root}",
+        trace.trace_id
+    )
+}
+
+/// Parse a trace id as Tempo does in URLs (1 to 32 hex digits).
+pub fn parse_trace_id(id: &str) -> anyhow::Result<TraceId> {
+    id.parse()
+        .map_err(|e| anyhow::anyhow!("{id:?} is not a trace id: {e}"))
+}
+
+/// `tracelab show ID`: the trace's waterfall.
+pub async fn show(
+    client: &StoreClient,
+    id: TraceId,
+    options: &WaterfallOptions,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let Some(trace) = client.trace(id).await? else {
+        bail!("trace {id} not found in the store");
+    };
+    write!(out, "{}", waterfall::render(&trace, options))?;
+    Ok(())
+}
+
+/// `tracelab export ID`: the trace as one OTLP/JSON `ExportTraceServiceRequest`,
+/// which any OTLP/HTTP receiver accepts back (`POST /v1/traces`).
+pub async fn export(client: &StoreClient, id: TraceId, out: &mut impl Write) -> anyhow::Result<()> {
+    let Some(data) = client.traces_data(id).await? else {
+        bail!("trace {id} not found in the store");
+    };
+    let request = ExportTraceServiceRequest {
+        resource_spans: data.resource_spans,
+    };
+    serde_json::to_writer(&mut *out, &request).context("cannot write the trace")?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// What `tail` knows of a trace it has not drawn yet.
+struct Pending {
+    first_seen: Instant,
+    last_change: Instant,
+    spans: usize,
+}
+
+/// `tracelab tail`: draw each new trace once it completes, until `stop`.
+/// Traces already in the store when it starts are not drawn.
+pub async fn tail(
+    client: &StoreClient,
+    options: &WaterfallOptions,
+    out: &mut impl Write,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut done: HashSet<String> = client
+        .search("{}", TAIL_WINDOW)
+        .await?
+        .into_iter()
+        .map(|t| t.trace_id)
+        .collect();
+    eprintln!("following new traces (Ctrl-C stops)");
+    let mut pending: HashMap<String, Pending> = HashMap::new();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(TAIL_POLL) => {}
+        }
+        let newest = client.search("{}", TAIL_WINDOW).await?;
+        let now = Instant::now();
+        for summary in &newest {
+            if !done.contains(&summary.trace_id) {
+                pending.entry(summary.trace_id.clone()).or_insert(Pending {
+                    first_seen: now,
+                    last_change: now,
+                    spans: 0,
+                });
+            }
+        }
+        for (id, state) in pending.iter_mut() {
+            let Some(trace) = client.trace(parse_trace_id(id)?).await? else {
+                continue;
+            };
+            if trace.spans.len() != state.spans {
+                state.spans = trace.spans.len();
+                state.last_change = now;
+                continue;
+            }
+            let settled = state.last_change.elapsed() >= SETTLE;
+            if settled && (trace.is_complete() || state.first_seen.elapsed() >= GIVE_UP) {
+                writeln!(out, "{}", waterfall::render(&trace, options))?;
+                out.flush()?;
+                done.insert(id.clone());
+            }
+        }
+        pending.retain(|id, _| !done.contains(id));
+        // Forget what has left the window, so memory stays bounded.
+        let window: HashSet<&String> = newest.iter().map(|t| &t.trace_id).collect();
+        done.retain(|id| window.contains(id));
+    }
+}

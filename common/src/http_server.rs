@@ -29,6 +29,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::telemetry::ExportStats;
+
 /// Whether the process takes new work; `/readyz` answers from it.
 #[derive(Debug, Clone)]
 pub struct Readiness(Arc<AtomicBool>);
@@ -57,8 +59,13 @@ impl Default for Readiness {
 }
 
 /// `routes` with a SERVER span around every request, plus the untraced
-/// `/healthz` (liveness) and `/readyz` (readiness; never asks other apps).
-pub fn with_tracing_and_health(routes: Router, readiness: Readiness) -> Router {
+/// `/healthz` (liveness), `/readyz` (readiness; never asks other apps) and
+/// `/metrics` (span counters).
+pub fn with_tracing_and_health(
+    routes: Router,
+    readiness: Readiness,
+    stats: Arc<ExportStats>,
+) -> Router {
     let health = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -77,6 +84,7 @@ pub fn with_tracing_and_health(routes: Router, readiness: Readiness) -> Router {
     routes
         .layer(middleware::from_fn(trace_requests))
         .merge(health)
+        .merge(crate::metrics::router(stats))
 }
 
 /// The SERVER span of one request (axum middleware).

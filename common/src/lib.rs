@@ -13,6 +13,7 @@
 //! - [`http_server`]: the SERVER span of each request, `/healthz` and
 //!   `/readyz`, and a graceful serve loop with a drain deadline.
 //! - [`propagation`]: the incoming W3C trace context, checked strictly.
+//! - [`metrics`]: `GET /metrics`, the span counters for Prometheus.
 //! - [`downstream`]: the client for the next hop, with its CLIENT span and
 //!   the W3C trace context injected.
 //! - [`relay`]: what app-a and app-b answer, success or failure.
@@ -23,6 +24,7 @@
 pub mod downstream;
 pub mod env;
 pub mod http_server;
+pub mod metrics;
 pub mod ports;
 pub mod propagation;
 pub mod relay;

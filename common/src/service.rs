@@ -92,7 +92,7 @@ pub async fn run<S: Service>(
         }
     };
 
-    let code = serve_until(service, shutdown).await;
+    let code = serve_until(service, telemetry.stats(), shutdown).await;
     if let Err(e) = telemetry.shutdown().await {
         tracing::error!("{e}");
         return ExitCode::FAILURE;
@@ -102,6 +102,7 @@ pub async fn run<S: Service>(
 
 async fn serve_until<S: Service>(
     service: S,
+    stats: std::sync::Arc<crate::telemetry::ExportStats>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ExitCode {
     let settings = service.server().clone();
@@ -125,7 +126,7 @@ async fn serve_until<S: Service>(
     tracing::info!(service = S::NAME, %address, "listening");
 
     let readiness = Readiness::new();
-    let router = http_server::with_tracing_and_health(routes, readiness.clone());
+    let router = http_server::with_tracing_and_health(routes, readiness.clone(), stats);
     match http_server::serve(
         listener,
         router,

@@ -25,11 +25,13 @@
 //! - [`ingest`]: the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip), an axum router.
 //! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
+//! - [`metrics`]: `GET /metrics` on the query port: spans and traces held, the bound.
 //! - [`web`]: the web trace viewer, served at `/` on the query port.
 //! - [`serve`] runs both routers on their listeners until a shutdown future completes.
 
 pub mod api;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod store;
 pub mod waterfall;
@@ -102,7 +104,10 @@ pub async fn serve(
     let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT);
 
     let otlp_app = ingest::router(store.clone(), limits).layer(timeout);
-    let query_app = api::router(store).merge(web::router()).layer(timeout);
+    let query_app = api::router(store.clone())
+        .merge(metrics::router(store))
+        .merge(web::router())
+        .layer(timeout);
     tracing::info!(otlp = %otlp.local_addr()?, query = %query.local_addr()?, "trace store listening");
 
     let otlp_server = axum::serve(otlp, otlp_app).with_graceful_shutdown(stopped(stop_rx.clone()));

@@ -24,7 +24,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use serde_json::{Value as Json, json};
 use support::python::{PythonApp, Receiver, SeedApp, export_logs};
-use support::{Chain, ChainOptions, FlatSpan, ServiceProcess, StoreProcess, chain_order, i, s};
+use support::{Chain, ChainOptions, FlatSpan, ServiceProcess, StoreProcess, i, s};
 use trace_store::waterfall::{WaterfallOptions, render};
 use trace_store::{Store, TraceId};
 
@@ -165,7 +165,7 @@ impl Mixed {
     /// covering their children in time.
     fn check_trace(&self, spans: &[FlatSpan]) -> Vec<FlatSpan> {
         assert_eq!(spans.len(), 5, "{spans:#?}");
-        let ordered = chain_order(spans);
+        let ordered = root_first(spans);
         let shape: Vec<_> = ordered
             .iter()
             .map(|s| (s.service.as_str(), s.span.name.as_str(), s.span.kind))
@@ -181,7 +181,7 @@ impl Mixed {
             ]
         );
         for (n, span) in ordered.iter().enumerate() {
-            let lang = self.langs[n.div_ceil(2)];
+            let lang = self.langs[n / 2];
             assert_eq!(
                 span.resource.get("telemetry.sdk.language"),
                 Some(&s(lang.sdk())),
@@ -213,6 +213,30 @@ impl Mixed {
         }
         ordered
     }
+}
+
+/// The spans from the root down, each the parent of the next. The root is
+/// the span whose parent is not in the trace: none, or the caller's span when
+/// the request came with a `traceparent`.
+fn root_first(spans: &[FlatSpan]) -> Vec<FlatSpan> {
+    let root = spans
+        .iter()
+        .find(|s| {
+            !spans
+                .iter()
+                .any(|p| p.span.span_id == s.span.parent_span_id)
+        })
+        .unwrap_or_else(|| panic!("no root in {spans:#?}"));
+    let mut ordered = vec![root.clone()];
+    while ordered.len() < spans.len() {
+        let parent = &ordered.last().unwrap().span.span_id;
+        let child = spans
+            .iter()
+            .find(|s| s.span.parent_span_id == *parent)
+            .unwrap_or_else(|| panic!("no child of {parent:?} in {spans:#?}"));
+        ordered.push(child.clone());
+    }
+    ordered
 }
 
 /// One request through a mixed chain, then one with an incoming
@@ -262,7 +286,7 @@ async fn rust_a_then_python_b_then_rust_c_make_one_trace() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seed_stack_exports_to_our_store() {
     // Logs on, as a user of the seed would turn them on: werkzeug's
-    // access-log lines become OTLP log records sent to /v1/logs.
+    // access-log lines become OTLP log records posted to the store's /v1/logs.
     let logs = [
         ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
         (
@@ -343,16 +367,12 @@ async fn the_seed_stack_exports_to_our_store() {
         "{drawing}"
     );
 
-    // Logs: the Python SDK's own log exporter reports success against our
-    // /v1/logs; and the apps' exporters reported no failure.
+    // Logs. The apps above ran with their log exporter on; it reports
+    // nothing (its errors go to a logging handler of its own), so the
+    // verdict comes from the same exporter class run by hand: it must
+    // report SUCCESS against our /v1/logs.
     let (ok, output) = export_logs(&format!("http://{}/v1/logs", chain.store.otlp));
     assert!(ok, "the Python log exporter failed: {output}");
-    for hop in &chain.hops {
-        if let Hop::Python(app) = hop {
-            let stderr = app.process.stderr_text();
-            assert!(!stderr.contains("Failed to export"), "{stderr}");
-        }
-    }
 }
 
 /// Our exporters, checked by the reference Python protobuf classes: every

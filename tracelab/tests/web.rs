@@ -10,11 +10,11 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use support::{Chain, ChainOptions, Next, chain_order};
 
@@ -30,41 +30,29 @@ fn chromium() -> PathBuf {
         .into_iter()
         .chain(std::iter::once(PathBuf::from("/usr/bin/chromium")))
         .chain(on_path);
-    for path in candidates {
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!(
+    candidates.into_iter().find(|path| path.is_file()).expect(
         "the web viewer test needs Chromium and none was found; install it with \
-         `apt-get update && apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium)"
-    );
+         `apt-get update && apt-get install -y chromium` (or set CHROMIUM=/path/to/chromium)",
+    )
 }
 
+/// Chromium's flags for every run. The background-networking ones stop its calls home, which
+/// only pile up and time out on a closed network.
+const FLAGS: &str = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-dev-shm-usage --virtual-time-budget=10000";
+
 /// Run headless Chromium on `url` with `extra` flags; its stdout. Each run gets a fresh profile.
-/// `--virtual-time-budget` lets the page's fetches and rendering finish before the dump; the
-/// background-networking flags stop Chromium's own calls home, which only time out here.
+/// `--virtual-time-budget` lets the page's fetches and rendering finish before Chromium dumps
+/// the DOM or takes the screenshot.
 fn chromium_run(extra: &[&str], url: &str) -> String {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
-    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let profile =
-        std::env::temp_dir().join(format!("tracelab-chromium-{}-{n}", std::process::id()));
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("tracelab-web-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .args(["--disable-dev-shm-usage", "--virtual-time-budget=10000"])
+    let child = Command::new(chromium())
+        .args(FLAGS.split_whitespace())
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(url)
@@ -73,35 +61,20 @@ fn chromium_run(extra: &[&str], url: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("chromium starts");
-    // Read both pipes on threads: a large DOM would fill the pipe and stall Chromium.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
+    // Wait on a thread, which also drains both pipes (a big DOM would otherwise stall Chromium
+    // on a full pipe), so the test can give up after a deadline.
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let Ok(output) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("chromium did not finish {url} within 60 s");
     };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let until = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {url} in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let (out, err) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let output = output.expect("chromium runs");
     let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        status.success(),
-        "chromium failed on {url}: {status}\n{err}"
-    );
-    out
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "chromium failed on {url}: {err}");
+    String::from_utf8(output.stdout).expect("UTF-8 DOM")
 }
 
 fn dump_dom(url: &str) -> String {
@@ -133,10 +106,7 @@ fn tags_with(dom: &str, key: &str) -> Vec<HashMap<String, String>> {
 
 /// The text right after the start tag that contains `marker` (up to the next tag).
 fn text_after(dom: &str, marker: &str) -> String {
-    let at = dom
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} in:\n{dom}"));
-    let at = at + marker.len();
+    let at = dom.find(marker).expect(marker) + marker.len();
     let start = at + dom[at..].find('>').unwrap() + 1;
     let end = start + dom[start..].find('<').unwrap();
     unescape(&dom[start..end])
@@ -152,11 +122,29 @@ fn unescape(text: &str) -> String {
 
 /// The page's state after loading: (`data-view`, `data-state`) of `<main>`.
 fn page_state(dom: &str) -> (String, String) {
-    let main = tags_with(dom, "data-state")
-        .into_iter()
-        .next()
-        .expect("<main data-state>");
+    let main = &tags_with(dom, "data-state")[0];
     (main["data-view"].clone(), main["data-state"].clone())
+}
+
+/// The waterfall's rows (tags with `data-span-id` and `data-service`), each as the values of
+/// `attrs` joined by spaces.
+fn rows_as<const N: usize>(dom: &str, attrs: [&str; N]) -> Vec<String> {
+    let mut rows = tags_with(dom, "data-span-id");
+    rows.retain(|r| r.contains_key("data-service"));
+    let line = |r: &HashMap<String, String>| attrs.map(|a| r[a].as_str()).join(" ");
+    rows.iter().map(line).collect()
+}
+
+/// `text` contains each of `parts` (reports the first one missing, with the text).
+fn assert_has(text: &str, parts: &[&str]) {
+    if let Some(missing) = parts.iter().find(|p| !text.contains(**p)) {
+        panic!("{missing:?} not in:\n{text}");
+    }
+}
+
+/// The part of the DOM in the detail panel.
+fn detail(dom: &str) -> &str {
+    &dom[dom.find("<aside").expect("a detail panel")..]
 }
 
 fn search_url(chain: &Chain, q: &str) -> String {
@@ -167,12 +155,8 @@ fn search_url(chain: &Chain, q: &str) -> String {
 /// What the store answers to `q`: status and body.
 async fn api_search(chain: &Chain, q: &str) -> (u16, String) {
     let url = format!("http://{}/api/search", chain.store.query);
-    let response = reqwest::Client::new()
-        .get(url)
-        .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap();
+    let response = reqwest::Client::new().get(url).query(&[("q", q)]).send();
+    let response = response.await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -180,12 +164,8 @@ async fn api_search(chain: &Chain, q: &str) -> (u16, String) {
 fn assert_shows_error(chain: &Chain, q: &str, body: &str) {
     let dom = dump_dom(&search_url(chain, q));
     assert_eq!(page_state(&dom), ("search".into(), "error".into()), "{dom}");
-    assert!(dom.contains("data-status=\"400\""), "{dom}");
-    assert_eq!(
-        text_after(&dom, "class=\"error-text\""),
-        body.trim(),
-        "{dom}"
-    );
+    assert_has(&dom, &["data-status=\"400\""]);
+    assert_eq!(text_after(&dom, "class=\"error-text\""), body.trim());
     assert!(tags_with(&dom, "data-trace-id").is_empty(), "{dom}");
 }
 
@@ -196,9 +176,9 @@ fn assert_lists(chain: &Chain, q: &str, id: &str) {
     let rows = tags_with(&dom, "data-trace-id");
     assert!(
         rows.iter().any(|r| r["data-trace-id"] == id),
-        "{q}: {id} not listed:\n{dom}"
+        "{q}: no {id}:\n{dom}"
     );
-    assert!(dom.contains(&format!("href=\"#/trace/{id}\"")), "{dom}");
+    assert_has(&dom, &[&format!("href=\"#/trace/{id}\"")]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,47 +193,25 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
     let base = format!("http://{}", chain.store.query);
     let dom = dump_dom(&format!("{base}/#/trace/{id}?span={}", ids[4]));
     assert_eq!(page_state(&dom), ("trace".into(), "ready".into()), "{dom}");
-    let rows = tags_with(&dom, "data-span-id");
-    let rows: Vec<_> = rows
-        .iter()
-        .filter(|r| r.contains_key("data-service"))
+    // Each row as "span id, service, depth, error": five, in tree order, each under its parent.
+    let shape = rows_as(
+        &dom,
+        ["data-span-id", "data-service", "data-depth", "data-error"],
+    );
+    let services = ["app-a", "app-a", "app-b", "app-b", "app-c"];
+    let want: Vec<_> = (0..5)
+        .map(|n| format!("{} {} {n} false", ids[n], services[n]))
         .collect();
-    let shape: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            let depth = r["data-depth"].parse::<usize>().unwrap();
-            (
-                r["data-span-id"].as_str(),
-                r["data-service"].as_str(),
-                depth,
-                r["data-error"].as_str(),
-            )
-        })
-        .collect();
-    let want: Vec<_> = ["app-a", "app-a", "app-b", "app-b", "app-c"]
-        .into_iter()
-        .enumerate()
-        .map(|(n, service)| (ids[n].as_str(), service, n, "false"))
-        .collect();
-    assert_eq!(shape, want, "five rows in tree order");
+    assert_eq!(shape, want);
     assert_eq!(text_after(&dom, "id=\"span-count\"><dt>Spans</dt><dd"), "5");
     assert!(!dom.contains("✗ error"), "no error marks on a good trace");
     // The detail panel shows the selected span: ids in hex, typed attributes, its resource.
-    let detail = &dom[dom.find("<aside").unwrap()..];
-    assert!(
-        detail.contains(&format!("data-span-id=\"{}\"", ids[4])),
-        "{detail}"
+    let selected = format!("data-span-id=\"{}\"", ids[4]);
+    let int_200 = "http.response.status_code</th><td><span class=\"value t-int\">200</span>";
+    assert_has(
+        detail(&dom),
+        &[&selected, &ids[3], &id, int_200, "service.instance.id"],
     );
-    assert!(
-        detail.contains(&ids[3]) && detail.contains(&id),
-        "parent and trace ids: {detail}"
-    );
-    assert!(detail.contains("http.response.status_code"), "{detail}");
-    assert!(
-        detail.contains("<span class=\"value t-int\">200</span>"),
-        "{detail}"
-    );
-    assert!(detail.contains("service.instance.id"), "{detail}");
 
     // Search: `{}` lists it; a malformed query shows the store's 400 text, today and later.
     assert_lists(&chain, "{}", &id);
@@ -270,88 +228,68 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
         other => panic!("unexpected answer to {q}: {other:?}"),
     }
 
-    // Data from senders is shown as text: a span named like markup stays text.
+    // Data from senders is shown as text: names that look like markup stay text.
     let evil = "11111111111111111111111111111111";
     let otlp = format!(
-        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"<b id=\"svc\">x</b>"}}}}]}},"scopeSpans":[{{"spans":[{{"traceId":"{evil}","spanId":"2222222222222222","name":"<img src=x id=injected>","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name",
+        "value":{{"stringValue":"<b id=\"svc\">x</b>"}}}}]}},"scopeSpans":[{{"spans":[{{
+        "traceId":"{evil}","spanId":"2222222222222222","name":"<img src=x id=injected>",
+        "kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2"}}]}}]}}]}}"#
     );
     let sent = reqwest::Client::new()
         .post(format!("http://{}/v1/traces", chain.store.otlp))
         .header("Content-Type", "application/json")
         .body(otlp)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 200);
+        .send();
+    assert_eq!(sent.await.unwrap().status(), 200);
     chain.store.wait_for_trace(evil, 1).await;
     let dom = dump_dom(&format!("{base}/#/trace/{evil}?span=2222222222222222"));
     assert_eq!(page_state(&dom), ("trace".into(), "ready".into()), "{dom}");
-    assert!(dom.contains("&lt;img src=x id=injected&gt;"), "{dom}");
-    let ids: Vec<_> = tags_with(&dom, "id")
-        .into_iter()
-        .map(|t| t["id"].clone())
-        .collect();
+    assert_has(&dom, &["&lt;img src=x id=injected&gt;"]);
+    assert_has(&dom, &["&lt;b id=\"svc\"&gt;x&lt;/b&gt;"]);
+    let injected = |t: &HashMap<_, String>| t["id"] == "injected" || t["id"] == "svc";
     assert!(
-        !ids.iter().any(|i| i == "injected" || i == "svc"),
-        "markup got in: {ids:?}"
+        !tags_with(&dom, "id").iter().any(injected),
+        "markup got in: {dom}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn error_spans_are_marked_and_their_events_shown() {
-    let chain = Chain::start(ChainOptions {
+    let options = ChainOptions {
         app_c: Next::Down,
         ..Default::default()
-    });
+    };
+    let chain = Chain::start(options);
     assert_eq!(chain.get(&[]).await.0, 502);
     let id = chain.store.only_trace_id().await;
     let spans = chain_order(&chain.store.wait_for_trace(&id, 4).await);
     let client_b = hex::encode(&spans[3].span.span_id);
 
+    // app-b's failed call to app-c selected: the screenshot in docs/ shows this view.
     let url = format!("http://{}/#/trace/{id}?span={client_b}", chain.store.query);
     let dom = dump_dom(&url);
     assert_eq!(page_state(&dom), ("trace".into(), "ready".into()), "{dom}");
-    let rows: Vec<_> = tags_with(&dom, "data-error")
-        .into_iter()
-        .filter(|r| r.contains_key("data-span-id"))
-        .collect();
-    let shape: Vec<_> = rows
-        .iter()
-        .map(|r| (r["data-service"].as_str(), r["data-error"].as_str()))
-        .collect();
-    assert_eq!(
-        shape,
-        [
-            ("app-a", "true"),
-            ("app-a", "true"),
-            ("app-b", "true"),
-            ("app-b", "true")
-        ]
+    let shape = rows_as(&dom, ["data-service", "data-error", "class"]);
+    // The four spans that saw the failure, all marked; the last one selected.
+    let row = |service| format!("{service} true row span-row error");
+    let mut want = ["app-a", "app-a", "app-b", "app-b"].map(row);
+    want[3] += " selected";
+    assert_eq!(shape, want);
+    let mark = "<span class=\"error-mark\">✗ error</span>";
+    assert_eq!(dom.matches(mark).count(), 4, "{dom}");
+    assert_has(&dom, &["✗ 4 error spans"]);
+    // Its status and its exception event, with the event's attributes.
+    let status = "<span class=\"status-error\">error</span>";
+    let event = "data-event=\"exception\"";
+    assert_has(
+        detail(&dom),
+        &[status, event, "exception.message", "connection_error"],
     );
-    assert!(
-        rows.iter()
-            .all(|r| r["class"].split(' ').any(|c| c == "error")),
-        "{rows:?}"
-    );
-    assert_eq!(
-        dom.matches("<span class=\"error-mark\">✗ error</span>")
-            .count(),
-        4,
-        "{dom}"
-    );
-    assert!(dom.contains("✗ 4 error spans"), "{dom}");
-    // app-b's failed call: its status and its exception event, with the event's attributes.
-    let detail = &dom[dom.find("<aside").unwrap()..];
-    assert!(
-        detail.contains("<span class=\"status-error\">error</span>"),
-        "{detail}"
-    );
-    assert!(detail.contains("data-event=\"exception\""), "{detail}");
-    assert!(detail.contains("exception.message"), "{detail}");
-    assert!(detail.contains("connection_error"), "{detail}");
 
     if let Some(path) = std::env::var_os("TRACELAB_WEB_SCREENSHOT") {
-        let path = std::path::absolute(PathBuf::from(path)).unwrap();
+        // Relative to the workspace root, where people run cargo (tests run in the crate's dir).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
         let flag = format!("--screenshot={}", path.display());
         chromium_run(
             &[&flag, "--window-size=1280,800", "--hide-scrollbars"],

@@ -40,6 +40,10 @@ pub use settings::{
 
 use export::{CountingProcessor, ReportingExporter};
 
+/// Longest the final flush may take at shutdown. Kubernetes'
+/// `terminationGracePeriodSeconds` must cover `SHUTDOWN_GRACE_MS` plus this.
+pub const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The instrumentation scope of every span the services make.
 pub const SCOPE_NAME: &str = "tracelab.http";
 
@@ -78,12 +82,18 @@ impl Telemetry {
     /// Export every queued span and stop the exporters. Runs on a blocking
     /// thread: the SDK's shutdown blocks, and blocking a runtime worker can
     /// deadlock the gRPC exporter.
+    ///
+    /// Takes at most [`FLUSH_TIMEOUT`], even against a collector that never
+    /// answers; spans still queued then are lost, and the error says so.
+    /// The counts are logged either way.
     pub async fn shutdown(self) -> Result<ExportCounts, TelemetryError> {
+        let mut result = Ok(());
         if let Some(provider) = self.provider {
-            tokio::task::spawn_blocking(move || provider.shutdown())
-                .await
-                .map_err(|e| TelemetryError::Shutdown(e.to_string()))?
-                .map_err(|e| TelemetryError::Shutdown(e.to_string()))?;
+            result =
+                tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(FLUSH_TIMEOUT))
+                    .await
+                    .map_err(|e| TelemetryError::Shutdown(e.to_string()))
+                    .and_then(|r| r.map_err(|e| TelemetryError::Shutdown(e.to_string())));
         }
         let counts = self.stats.counts();
         tracing::info!(
@@ -92,7 +102,7 @@ impl Telemetry {
             dropped = counts.dropped,
             "spans flushed"
         );
-        Ok(counts)
+        result.map(|()| counts)
     }
 }
 

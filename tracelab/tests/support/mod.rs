@@ -163,11 +163,17 @@ pub struct StoreProcess {
 impl StoreProcess {
     /// Start a store on free ports.
     pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// Start a store whose OTLP/HTTP receiver listens on `otlp_port`.
+    pub fn start_on(otlp_port: u16) -> Self {
+        let otlp_port = otlp_port.to_string();
         let process = Process::start(
             &[
                 "store",
                 "--otlp-port",
-                "0",
+                &otlp_port,
                 "--grpc-port",
                 "0",
                 "--query-port",
@@ -320,6 +326,41 @@ pub enum Next {
     Down,
     /// app-c accepts connections and never answers.
     Hanging,
+    /// Something else (a misbehaving fake) listens at this address.
+    At(SocketAddr),
+}
+
+/// A misbehaving HTTP server for fault tests: it answers every connection
+/// with `reply` (raw bytes, written after the request head arrives), waits
+/// `delay` first, and closes the connection when `close` (mid-response, if
+/// `reply` promised more than it sent).
+pub async fn fake_server(reply: &'static [u8], delay: Duration) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                let _ = socket.write_all(reply).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Open file descriptors of a process (sockets included), to spot leaks.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
 /// The three services and the store, as processes.
@@ -347,6 +388,8 @@ pub struct ChainOptions {
     pub store_down: bool,
     /// Export over OTLP/gRPC instead of OTLP/HTTP.
     pub grpc: bool,
+    /// Export to this endpoint instead of the store.
+    pub otlp_endpoint: Option<String>,
     /// Extra environment for app-b only.
     pub b_env: Vec<(&'static str, String)>,
     /// Extra environment for every service.
@@ -361,6 +404,7 @@ impl Default for ChainOptions {
             app_c: Next::Up,
             store_down: false,
             grpc: false,
+            otlp_endpoint: None,
             b_env: Vec::new(),
             env: Vec::new(),
         }
@@ -371,7 +415,9 @@ impl Chain {
     /// Start store, app-c, app-b, app-a.
     pub fn start(options: ChainOptions) -> Self {
         let store = StoreProcess::start();
-        let endpoint = if options.store_down {
+        let endpoint = if let Some(endpoint) = &options.otlp_endpoint {
+            endpoint.clone()
+        } else if options.store_down {
             "http://127.0.0.1:9".to_owned()
         } else if options.grpc {
             format!("http://{}", store.grpc)
@@ -411,6 +457,7 @@ impl Chain {
                 let addr = l.local_addr().unwrap();
                 (None, addr, Some(l))
             }
+            Next::At(addr) => (None, addr, None),
         };
         let mut env_b = base.clone();
         env_b.push(("SERVICE_C_HOST", "127.0.0.1".into()));

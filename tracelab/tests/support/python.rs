@@ -127,6 +127,11 @@ impl PythonApp {
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                 format!("http://{otlp}/v1/traces"),
             ),
+            // Used once a test turns logs on with OTEL_LOGS_EXPORTER=otlp.
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                format!("http://{otlp}/v1/logs"),
+            ),
             ("OTEL_TRACES_EXPORTER", "console,otlp".to_owned()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
             ("OTEL_METRICS_EXPORTER", "none".to_owned()),

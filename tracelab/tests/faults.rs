@@ -1,0 +1,276 @@
+//! Faults: a misbehaving next hop, a collector that is down or hangs,
+//! SIGTERM under load, SIGKILL and recovery. Nothing crashes, the answers
+//! are the documented ones, and no span is lost where it need not be.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{
+    Chain, ChainOptions, Next, ServiceProcess, StoreProcess, chain_order, fake_server, open_fds, s,
+};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// app-c replaced by servers that misbehave in each documented way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misbehaving_next_hop_gives_the_documented_answers() {
+    let error = "I'm app-a I'm app-b Error calling Service C";
+    let cases: [(&str, &'static [u8], u64, u16, &str, Option<&str>); 5] = [
+        (
+            "answers 500 with a body",
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\nconnection: close\r\n\r\nboom",
+            0,
+            502,
+            "I'm app-a I'm app-b boom",
+            Some("500"),
+        ),
+        (
+            "answers slowly, within the timeout",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nI'm slow",
+            700,
+            200,
+            "I'm app-a I'm app-b I'm slow",
+            None,
+        ),
+        ("answers too slowly", b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 3000, 502, error, Some("timeout")),
+        (
+            "closes mid-response",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\npartial",
+            0,
+            502,
+            error,
+            Some("request_error"),
+        ),
+        ("does not speak HTTP", b"SSH-2.0-OpenSSH_9.2\r\n", 0, 502, error, Some("request_error")),
+    ];
+    for (what, reply, delay_ms, want_code, want_body, error_type) in cases {
+        let fake = fake_server(reply, Duration::from_millis(delay_ms)).await;
+        let chain = Chain::start(ChainOptions {
+            delay_ms: 0,
+            timeout_ms: 1500,
+            app_c: Next::At(fake),
+            ..Default::default()
+        });
+        let (code, body, _) = chain.get(&[]).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (want_code, want_body),
+            "app-c {what}"
+        );
+
+        let trace_id = chain.store.only_trace_id().await;
+        let spans = chain_order(&chain.store.wait_for_trace(&trace_id, 4).await);
+        assert_eq!(
+            spans[3].attr("error.type"),
+            error_type.map(s).as_ref(),
+            "app-c {what}"
+        );
+    }
+}
+
+/// Many failed calls leave no connection open behind them.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_calls_leak_no_connection() {
+    let fake = fake_server(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ncut",
+        Duration::ZERO,
+    )
+    .await;
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        app_c: Next::At(fake),
+        ..Default::default()
+    });
+    chain.get(&[]).await;
+    let before = open_fds(chain.b.process.pid());
+    for _ in 0..50 {
+        assert_eq!(chain.get(&[]).await.0, 502);
+    }
+    let after = open_fds(chain.b.process.pid());
+    assert!(
+        after <= before + 2,
+        "app-b held {before} descriptors, then {after} after 50 failures"
+    );
+}
+
+/// The collector down at start: requests are unaffected, the outage is
+/// logged once (not per batch), and spans flow once it is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_down_then_back_loses_only_the_outage() {
+    let port = free_port();
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        otlp_endpoint: Some(format!("http://127.0.0.1:{port}")),
+        ..Default::default()
+    });
+    for _ in 0..20 {
+        let (code, body, took) = chain.get(&[]).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (200, "I'm app-a I'm app-b I'm app-c")
+        );
+        assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+    chain
+        .a
+        .process
+        .stderr_line(|l| l.contains("span export failed"));
+
+    let store = StoreProcess::start_on(port);
+    let trace_id = "5b8efff798038103d269b633813fc60c";
+    let (code, _, _) = chain
+        .get(&[("traceparent", &format!("00-{trace_id}-eee19b7ec3c1b174-01"))])
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(store.wait_for_trace(trace_id, 5).await.len(), 5);
+
+    chain
+        .a
+        .process
+        .stderr_line(|l| l.contains("span export recovered"));
+    let failures = chain
+        .a
+        .process
+        .stderr_text()
+        .matches("span export failed")
+        .count();
+    assert_eq!(failures, 1, "the outage is reported at a bounded rate");
+}
+
+/// A collector that accepts connections and never answers: requests are
+/// unaffected, and shutdown still ends promptly (drain, then at most the
+/// flush timeout), exit code 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_collector_slows_neither_requests_nor_shutdown() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        otlp_endpoint: Some(format!("http://{}", hanging.local_addr().unwrap())),
+        env: vec![("SHUTDOWN_GRACE_MS", "2000".to_owned())],
+        ..Default::default()
+    });
+    for _ in 0..10 {
+        let (code, _, took) = chain.get(&[]).await;
+        assert_eq!(code, 200);
+        assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+    let stopping = Instant::now();
+    chain.a.process.signal("TERM");
+    let status = chain.a.process.wait_exit(Duration::from_secs(15));
+    let took = stopping.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", chain.a.process.stderr_text());
+    // Drain is immediate (nothing in flight); the flush gives up after 5 s.
+    assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
+    chain.a.process.stderr_line(|l| l.contains("spans flushed"));
+}
+
+/// SIGTERM while 64 requests are in flight: all complete, their spans are
+/// flushed, new connections are refused, app-a exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_completes_every_accepted_request() {
+    const IN_FLIGHT: usize = 64;
+    let mut chain = Chain::start(ChainOptions {
+        delay_ms: 1000,
+        ..Default::default()
+    });
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/", chain.a.addr);
+    let requests: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let response = client.get(url).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            })
+        })
+        .collect();
+    // Every request is inside app-b's wait when app-b has logged it.
+    let until = Instant::now() + Duration::from_secs(15);
+    while chain
+        .b
+        .process
+        .stderr_text()
+        .matches("request started")
+        .count()
+        < IN_FLIGHT
+    {
+        assert!(Instant::now() < until, "requests did not all arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    chain.a.process.signal("TERM");
+    for request in requests {
+        assert_eq!(
+            request.await.unwrap(),
+            (200, "I'm app-a I'm app-b I'm app-c".to_owned())
+        );
+    }
+    assert_eq!(
+        chain.a.process.wait_exit(Duration::from_secs(15)).code(),
+        Some(0)
+    );
+    assert!(
+        client.get(&url).send().await.is_err(),
+        "a stopped app-a still accepts"
+    );
+
+    // 64 traces of 5 spans: app-a's were flushed at exit, b's and c's follow.
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = reqwest::get(format!("http://{}/metrics", chain.store.query))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(&format!("tracelab_store_spans {}\n", 5 * IN_FLIGHT)) {
+            break;
+        }
+        assert!(Instant::now() < until, "spans missing:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SIGKILL of app-b: app-a answers 502 in its own words, and recovers as
+/// soon as app-b is back on its port.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_a_recovers_when_a_killed_app_b_comes_back() {
+    let mut chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        ..Default::default()
+    });
+    let b_port = chain.b.addr.port().to_string();
+    let c_port = chain.c.as_ref().unwrap().addr.port().to_string();
+    chain.b.process.signal("KILL");
+    chain.b.process.wait_exit(Duration::from_secs(5));
+
+    let (code, body, _) = chain.get(&[]).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (502, "I'm app-a Error calling Service B")
+    );
+
+    let _b = ServiceProcess::start(
+        "app-b",
+        &[
+            ("BIND_ADDR", "127.0.0.1".to_owned()),
+            ("PORT", b_port),
+            ("SERVICE_C_HOST", "127.0.0.1".to_owned()),
+            ("SERVICE_C_PORT", c_port),
+            ("APP_B_DELAY_MS", "0".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        ],
+    );
+    let (code, body, _) = chain.get(&[]).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "I'm app-a I'm app-b I'm app-c")
+    );
+}

@@ -18,39 +18,71 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// One misbehaviour: what the fake app-c does, and what the chain must answer.
+struct Case {
+    what: &'static str,
+    reply: &'static [u8],
+    delay_ms: u64,
+    code: u16,
+    body: &'static str,
+    error_type: Option<&'static str>,
+}
+
 /// app-c replaced by servers that misbehave in each documented way.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_misbehaving_next_hop_gives_the_documented_answers() {
     let error = "I'm app-a I'm app-b Error calling Service C";
-    let cases: [(&str, &'static [u8], u64, u16, &str, Option<&str>); 5] = [
-        (
-            "answers 500 with a body",
-            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\nconnection: close\r\n\r\nboom",
-            0,
-            502,
-            "I'm app-a I'm app-b boom",
-            Some("500"),
-        ),
-        (
-            "answers slowly, within the timeout",
-            b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nI'm slow",
-            700,
-            200,
-            "I'm app-a I'm app-b I'm slow",
-            None,
-        ),
-        ("answers too slowly", b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 3000, 502, error, Some("timeout")),
-        (
-            "closes mid-response",
-            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\npartial",
-            0,
-            502,
-            error,
-            Some("request_error"),
-        ),
-        ("does not speak HTTP", b"SSH-2.0-OpenSSH_9.2\r\n", 0, 502, error, Some("request_error")),
+    let cases = [
+        Case {
+            what: "answers 500 with a body",
+            reply: b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\nconnection: close\r\n\r\nboom",
+            delay_ms: 0,
+            code: 502,
+            body: "I'm app-a I'm app-b boom",
+            error_type: Some("500"),
+        },
+        Case {
+            what: "answers slowly, within the timeout",
+            reply: b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nI'm slow",
+            delay_ms: 700,
+            code: 200,
+            body: "I'm app-a I'm app-b I'm slow",
+            error_type: None,
+        },
+        Case {
+            what: "answers too slowly",
+            reply: b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            delay_ms: 3000,
+            code: 502,
+            body: error,
+            error_type: Some("timeout"),
+        },
+        Case {
+            what: "closes mid-response",
+            reply: b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\npartial",
+            delay_ms: 0,
+            code: 502,
+            body: error,
+            error_type: Some("request_error"),
+        },
+        Case {
+            what: "does not speak HTTP",
+            reply: b"SSH-2.0-OpenSSH_9.2\r\n",
+            delay_ms: 0,
+            code: 502,
+            body: error,
+            error_type: Some("request_error"),
+        },
     ];
-    for (what, reply, delay_ms, want_code, want_body, error_type) in cases {
+    for Case {
+        what,
+        reply,
+        delay_ms,
+        code: want_code,
+        body: want_body,
+        error_type,
+    } in cases
+    {
         let fake = fake_server(reply, Duration::from_millis(delay_ms)).await;
         let chain = Chain::start(ChainOptions {
             delay_ms: 0,

@@ -19,6 +19,7 @@
 //!
 //! # Layout
 //!
+//! - [`auth`]: the optional bearer token, required when the store is not on loopback.
 //! - [`model`]: [`TraceId`] and [`SpanId`], with Tempo's rules for ids in URLs.
 //! - [`store`]: the bounded in-memory [`Store`]; readers get [`Trace`] snapshots of
 //!   [`SpanRecord`]s (an OTLP span plus its resource and scope).
@@ -30,6 +31,7 @@
 //! - [`serve`] runs both routers on their listeners until a shutdown future completes.
 
 pub mod api;
+pub mod auth;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
@@ -81,14 +83,45 @@ impl Default for Config {
     }
 }
 
-/// Serve the OTLP receiver on `otlp` and the query API on `query` until `shutdown` completes.
-/// Shutdown is graceful: both listeners stop accepting, and requests in flight finish (each is
-/// capped at [`REQUEST_TIMEOUT`]). Returns the first I/O error of either server.
+/// How [`serve_with`] serves.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Body limits of the receiver.
+    pub limits: IngestLimits,
+    /// When set, every request but `/ready` and the viewer's files must carry it.
+    pub token: Option<auth::Token>,
+    /// Longest a request may take, body upload included (a client that never
+    /// finishes its body gets 408). Default [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions { limits: IngestLimits::default(), token: None, request_timeout: REQUEST_TIMEOUT }
+    }
+}
+
+/// Serve the OTLP receiver on `otlp` and the query API on `query` until `shutdown` completes,
+/// with default options but `limits` (see [`serve_with`]).
 pub async fn serve(
     otlp: TcpListener,
     query: TcpListener,
     store: Store,
     limits: IngestLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let options = ServeOptions { limits, ..ServeOptions::default() };
+    serve_with(otlp, query, store, options, shutdown).await
+}
+
+/// Serve the OTLP receiver on `otlp` and the query API on `query` until `shutdown` completes.
+/// Shutdown is graceful: both listeners stop accepting, and requests in flight finish (each is
+/// capped at `options.request_timeout`). Returns the first I/O error of either server.
+pub async fn serve_with(
+    otlp: TcpListener,
+    query: TcpListener,
+    store: Store,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // One shutdown future, two servers: a watch channel fans the signal out to both.
@@ -101,13 +134,19 @@ pub async fn serve(
         // An error means the sender is gone, which also means "stop".
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT);
+    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout);
 
-    let otlp_app = ingest::router(store.clone(), limits).layer(timeout);
-    let query_app = api::router(store.clone())
+    let mut otlp_app = ingest::router(store.clone(), options.limits);
+    let mut query_app = api::router(store.clone())
         .merge(metrics::router(store))
-        .merge(web::router())
-        .layer(timeout);
+        .merge(web::router());
+    if let Some(token) = options.token {
+        let guard = move |request, next| auth::require(token.clone(), request, next);
+        otlp_app = otlp_app.layer(axum::middleware::from_fn(guard.clone()));
+        query_app = query_app.layer(axum::middleware::from_fn(guard));
+    }
+    let otlp_app = otlp_app.layer(timeout.clone());
+    let query_app = query_app.layer(timeout);
     tracing::info!(otlp = %otlp.local_addr()?, query = %query.local_addr()?, "trace store listening");
 
     let otlp_server = axum::serve(otlp, otlp_app).with_graceful_shutdown(stopped(stop_rx.clone()));

@@ -52,6 +52,7 @@ async fn start(
         listener,
         store.clone(),
         limits,
+        None,
         std::future::pending(),
     ));
     let client = TraceServiceClient::connect(format!("http://{addr}"))
@@ -117,4 +118,33 @@ async fn a_gzip_bomb_is_refused() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("size limit"), "{status:?}");
     assert_eq!(store.span_count(), 0);
+}
+
+/// With a token, a call must carry it as `authorization` metadata.
+#[tokio::test]
+async fn a_token_is_required_when_set() {
+    let store = Store::new(100);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = trace_store::auth::Token::new("s3cret");
+    tokio::spawn(trace_store::ingest::grpc::serve(
+        listener,
+        store.clone(),
+        IngestLimits::default(),
+        token,
+        std::future::pending(),
+    ));
+    let mut client = TraceServiceClient::connect(format!("http://{addr}")).await.unwrap();
+
+    let status = client.export(request(vec![7; 16], 1)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let mut wrong = tonic::Request::new(request(vec![7; 16], 1));
+    wrong.metadata_mut().insert("authorization", "Bearer nope".parse().unwrap());
+    assert_eq!(client.export(wrong).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(store.span_count(), 0);
+
+    let mut right = tonic::Request::new(request(vec![7; 16], 1));
+    right.metadata_mut().insert("authorization", "Bearer s3cret".parse().unwrap());
+    client.export(right).await.unwrap();
+    assert_eq!(store.span_count(), 1);
 }

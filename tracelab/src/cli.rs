@@ -49,6 +49,9 @@ pub struct StoreUrl {
     /// The store's query API.
     #[arg(long = "store", env = "TRACELAB_STORE", default_value = crate::client::DEFAULT_STORE)]
     pub url: String,
+    /// The store's token, if it has one (sent as `Authorization: Bearer`).
+    #[arg(long, env = "TRACELAB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Options of `tracelab traces`.
@@ -154,6 +157,11 @@ pub struct StoreArgs {
     /// Port of the query API (Tempo's `/api/traces/{id}`, `/api/search`); 0 picks a free one.
     #[arg(long, env = "TRACELAB_QUERY_PORT", default_value_t = 3200)]
     pub query_port: u16,
+    /// A shared secret every client must send as `Authorization: Bearer
+    /// <token>`. Required when `--bind` is not a loopback address. Prefer the
+    /// environment variable: command lines are visible to other users.
+    #[arg(long, env = "TRACELAB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Spans kept in memory at most; the oldest traces are evicted first.
     #[arg(long, env = "TRACELAB_MAX_SPANS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_spans: u64,

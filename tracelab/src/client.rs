@@ -48,10 +48,19 @@ pub struct StoreClient {
 }
 
 impl StoreClient {
-    /// A client for the store at `base` (like `http://127.0.0.1:3200`).
-    pub fn new(base: &str) -> anyhow::Result<Self> {
+    /// A client for the store at `base` (like `http://127.0.0.1:3200`),
+    /// sending `token` as a bearer token if given.
+    pub fn new(base: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let mut value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
+                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
+            .default_headers(headers)
             .build()?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),

@@ -23,7 +23,11 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     let (otlp_addr, query_addr) = (store.otlp_http, store.query);
 
     // Start from the back of the chain, so each service's next hop is up.
-    let env = service_env(otlp_addr);
+    let mut env = service_env(otlp_addr);
+    if let Some(token) = &args.store.token {
+        // The exporters' way to send a header; the space is percent-encoded.
+        env.push(("OTEL_EXPORTER_OTLP_HEADERS".into(), format!("authorization=Bearer%20{}", token.trim())));
+    }
     let reach = |port: u16| SocketAddr::new(reachable(bind), port);
     let app_c = ServiceProcess::start(
         App::AppC,

@@ -46,20 +46,20 @@ async fn view(command: Command) -> anyhow::Result<()> {
     };
     match command {
         Command::Traces(args) => {
-            let client = client::StoreClient::new(&args.store.url)?;
+            let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
             viewer::traces(&client, &args.query, usize::try_from(args.limit)?, &mut out).await
         }
         Command::Show(args) => {
-            let client = client::StoreClient::new(&args.store.url)?;
+            let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
             let id = viewer::parse_trace_id(&args.trace_id)?;
             viewer::show(&client, id, &waterfall(args.color), &mut out).await
         }
         Command::Tail(args) => {
-            let client = client::StoreClient::new(&args.store.url)?;
+            let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
             viewer::tail(&client, &waterfall(args.color), &mut out, shutdown_signal()).await
         }
         Command::Export(args) => {
-            let client = client::StoreClient::new(&args.store.url)?;
+            let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
             let id = viewer::parse_trace_id(&args.trace_id)?;
             match args.output {
                 Some(path) => {

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use trace_store::{IngestLimits, Store};
+use trace_store::auth::Token;
+use trace_store::{IngestLimits, ServeOptions, Store};
 
 use crate::cli::StoreArgs;
 
@@ -30,6 +31,17 @@ pub struct RunningStore {
 impl RunningStore {
     /// Bind the three ports `args` name and start serving.
     pub async fn start(args: &StoreArgs) -> anyhow::Result<Self> {
+        let token = match args.token.as_deref().map(Token::new) {
+            Some(None) => anyhow::bail!("TRACELAB_TOKEN is empty"),
+            Some(token) => token,
+            None if args.bind.is_loopback() => None,
+            None => anyhow::bail!(
+                "refusing to listen on {} without a token: anyone who can reach it could read every trace \
+                 and write spans. Set TRACELAB_TOKEN (clients send `Authorization: Bearer <token>`; exporters \
+                 OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20<token>), or bind 127.0.0.1",
+                args.bind
+            ),
+        };
         let bind = |port: u16, what: &'static str| async move {
             TcpListener::bind((args.bind, port)).await.with_context(|| {
                 format!("cannot listen on {}:{port} for {what} (is another tracelab or collector running?)", args.bind)
@@ -45,11 +57,12 @@ impl RunningStore {
         let limits = IngestLimits::default();
         let (stop, stopped) = oneshot::channel::<()>();
         let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
-        let http = trace_store::serve(otlp, query, store.clone(), limits, async move {
+        let options = ServeOptions { limits, token: token.clone(), ..ServeOptions::default() };
+        let http = trace_store::serve_with(otlp, query, store.clone(), options, async move {
             let _ = stopped.await;
             let _ = grpc_stop.send(());
         });
-        let grpc = trace_store::ingest::grpc::serve(grpc, store.clone(), limits, async move {
+        let grpc = trace_store::ingest::grpc::serve(grpc, store.clone(), limits, token, async move {
             let _ = grpc_stopped.await;
         });
         let task = tokio::spawn(async move {

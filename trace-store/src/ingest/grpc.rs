@@ -21,9 +21,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
 use super::IngestLimits;
+use crate::auth::Token;
 use crate::store::{InsertError, Store};
 
 /// The gRPC trace service over a store.
@@ -59,16 +61,22 @@ impl TraceService for Receiver {
 }
 
 /// Serve OTLP/gRPC on `listener` until `shutdown` completes; requests in
-/// flight finish first.
+/// flight finish first. With a `token`, calls without it are `UNAUTHENTICATED`.
 pub async fn serve(
     listener: TcpListener,
     store: Store,
     limits: IngestLimits,
+    token: Option<Token>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let service = TraceServiceServer::new(Receiver { store })
+    let server = TraceServiceServer::new(Receiver { store })
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limits.max_decompressed_bytes);
+    let check = token.map(crate::auth::grpc_interceptor);
+    let service = InterceptedService::new(server, move |request| match &check {
+        Some(check) => check(request),
+        None => Ok(request),
+    });
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(

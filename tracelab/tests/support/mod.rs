@@ -168,6 +168,11 @@ impl StoreProcess {
 
     /// Start a store whose OTLP/HTTP receiver listens on `otlp_port`.
     pub fn start_on(otlp_port: u16) -> Self {
+        Self::start_with(otlp_port, &[])
+    }
+
+    /// Start a store on `otlp_port` with `env` (e.g. a token).
+    pub fn start_with(otlp_port: u16, env: &[(&str, String)]) -> Self {
         let otlp_port = otlp_port.to_string();
         let process = Process::start(
             &[
@@ -179,7 +184,7 @@ impl StoreProcess {
                 "--query-port",
                 "0",
             ],
-            &[],
+            env,
         );
         let otlp = address_after(
             &process.stdout_line(|l| l.starts_with("OTLP receiver on")),

@@ -1,0 +1,128 @@
+# shellcheck shell=bash disable=SC2034 # variables here are read by the scripts that source it
+# Shared helpers and pinned versions for scripts/*.sh. Sourced, not run.
+#
+# Every knob is an environment variable with a default (": ${VAR:=default}"),
+# so "AWS_REGION=us-east-1 scripts/setup-aws.sh" overrides one setting.
+
+# Repository root, whatever the caller's working directory.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# ---- pinned versions ---------------------------------------------------------
+: "${HELM_REPO_NAME:=grafana-community}"
+: "${HELM_REPO_URL:=https://grafana-community.github.io/helm-charts}"
+: "${TEMPO_CHART_VERSION:=2.2.4}"      # Tempo 2.10.x, single binary
+: "${GRAFANA_CHART_VERSION:=12.11.1}"  # Grafana 13.2.x
+: "${KIND_NODE_IMAGE:=kindest/node:v1.33.1}"
+
+# ---- names shared by the manifests, Helm values and IAM ----------------------
+# Keep in step with k8s/ and deploy/helm/ (scripts/check-deploy.sh checks it).
+: "${APP_NAMESPACE:=tracelab}"
+: "${TEMPO_NAMESPACE:=monitor}"
+: "${TEMPO_SERVICE_ACCOUNT:=tempo}"
+: "${AWS_REGION:=ap-northeast-2}"
+: "${TEMPO_BUCKET:=dev-monitor-tempo-bucket}"
+: "${TEMPO_ROLE_NAME:=dev-monitor-tempo-role}"
+: "${TEMPO_POLICY_NAME:=dev-monitor-tempo-policy}"
+: "${ECR_PREFIX:=tracelab}"
+: "${LOCAL_IMAGE_PREFIX:=tracelab}"
+: "${LOCAL_IMAGE_TAG:=dev}"
+: "${DRY_RUN:=0}"
+
+# ---- output ------------------------------------------------------------------
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# run CMD ARGS...: print the command, then run it (only print it with --dry-run).
+run() {
+  printf '+ %s\n' "$(quote_cmd "$@")" >&2
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    return 0
+  fi
+  "$@"
+}
+
+# capture PLACEHOLDER CMD ARGS...: run a read-only query and print its output.
+# With --dry-run it prints the command to stderr and PLACEHOLDER to stdout.
+capture() {
+  local placeholder=$1
+  shift
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '+ %s\n' "$(quote_cmd "$@")" >&2
+    printf '%s\n' "${placeholder}"
+    return 0
+  fi
+  "$@"
+}
+
+# probe CMD ARGS...: a check whose failure is an answer ("does it exist?").
+# With --dry-run it prints the command and answers "no", so the dry run shows
+# the commands a first run would make.
+probe() {
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    printf '+ %s\n' "$(quote_cmd "$@")" >&2
+    return 1
+  fi
+  "$@" >/dev/null 2>&1
+}
+
+quote_cmd() {
+  local out="" arg
+  for arg in "$@"; do
+    out+="$(printf '%q' "${arg}") "
+  done
+  printf '%s' "${out% }"
+}
+
+# need TOOL HINT: fail early, saying how to install a missing prerequisite.
+# A dry run only warns, so the commands can be reviewed on any machine.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    warn "'$1' not found (needed for a real run). Install it: $2"
+    return 0
+  fi
+  die "'$1' not found. Install it: $2"
+}
+
+# Install hints for the tools the scripts use (read by the sourcing scripts).
+HINT_AWS="https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
+HINT_DOCKER="Docker Engine + buildx: https://docs.docker.com/engine/install/ (buildx ships with it; check 'docker buildx version')"
+HINT_KUBECTL="https://kubernetes.io/docs/tasks/tools/ (or run scripts/check-deploy.sh once: target/deploy-tools/bin/kubectl)"
+HINT_HELM="https://helm.sh/docs/intro/install/ (v3.8+ or v4)"
+HINT_KIND="https://kind.sigs.k8s.io/docs/user/quick-start/#installation (e.g. 'go install sigs.k8s.io/kind@v0.29.0')"
+HINT_JQ="apt-get install jq | brew install jq"
+HINT_EKSCTL="https://eksctl.io/installation/"
+HINT_GIT="apt-get install git | brew install git"
+
+# need_buildx: docker with the buildx plugin.
+need_buildx() {
+  need docker "${HINT_DOCKER}"
+  if [[ "${DRY_RUN}" != 1 ]]; then
+    docker buildx version >/dev/null 2>&1 || die "docker buildx not available. ${HINT_DOCKER}"
+  fi
+}
+
+# render_template FILE: print FILE with ${VAR} replaced by the variable's value,
+# for the variables named in TEMPLATE_VARS only (no eval, no envsubst needed).
+TEMPLATE_VARS=(AWS_ACCOUNT_ID AWS_REGION OIDC_ISSUER TEMPO_BUCKET TEMPO_NAMESPACE TEMPO_SERVICE_ACCOUNT)
+render_template() {
+  local text var
+  text="$(<"$1")"
+  for var in "${TEMPLATE_VARS[@]}"; do
+    text="${text//"\${${var}}"/${!var:-}}"
+  done
+  # shellcheck disable=SC2016 # a literal "${"
+  if [[ "${text}" == *'${'* ]]; then
+    die "unfilled placeholder left in $1"
+  fi
+  printf '%s\n' "${text}"
+}
+
+# git_sha: the commit the images are built from (full 40 hex digits).
+git_sha() {
+  git -C "${REPO_ROOT}" rev-parse HEAD
+}

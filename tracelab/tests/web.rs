@@ -142,11 +142,6 @@ fn assert_has(text: &str, parts: &[&str]) {
     }
 }
 
-/// The part of the DOM in the detail panel.
-fn detail(dom: &str) -> &str {
-    &dom[dom.find("<aside").expect("a detail panel")..]
-}
-
 fn search_url(chain: &Chain, q: &str) -> String {
     let q: String = q.bytes().map(|b| format!("%{b:02X}")).collect();
     format!("http://{}/#/search?q={q}&limit=20", chain.store.query)
@@ -208,8 +203,9 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
     // The detail panel shows the selected span: ids in hex, typed attributes, its resource.
     let selected = format!("data-span-id=\"{}\"", ids[4]);
     let int_200 = "http.response.status_code</th><td><span class=\"value t-int\">200</span>";
+    let detail = &dom[dom.find("<aside").unwrap()..];
     assert_has(
-        detail(&dom),
+        detail,
         &[&selected, &ids[3], &id, int_200, "service.instance.id"],
     );
 
@@ -282,8 +278,9 @@ async fn error_spans_are_marked_and_their_events_shown() {
     // Its status and its exception event, with the event's attributes.
     let status = "<span class=\"status-error\">error</span>";
     let event = "data-event=\"exception\"";
+    let detail = &dom[dom.find("<aside").unwrap()..];
     assert_has(
-        detail(&dom),
+        detail,
         &[status, event, "exception.message", "connection_error"],
     );
 

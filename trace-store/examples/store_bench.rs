@@ -96,7 +96,7 @@ fn resource(service: &str, instance: usize) -> Resource {
 fn trace_spans(n: u64, start: u64) -> [Vec<Span>; 3] {
     let trace_id = [n.to_be_bytes(), 0x7472_6163_656c_6162u64.to_be_bytes()].concat();
     let id = |i: u64| (n * 8 + i + 1).to_be_bytes().to_vec();
-    let error = n % 100 == 0;
+    let error = n.is_multiple_of(100);
     let status = |code: i64| if error { code } else { 200 };
     let server = |i: u64, parent: Option<u64>, port: i64, offset: u64, len: u64| {
         let code = status(502);

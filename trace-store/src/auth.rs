@@ -65,13 +65,20 @@ pub async fn require(token: Token, request: Request, next: Next) -> Response {
 }
 
 /// A tonic interceptor: `UNAUTHENTICATED` unless the call carries the token.
-pub fn grpc_interceptor(token: Token) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+pub fn grpc_interceptor(
+    token: Token,
+) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
     move |request: tonic::Request<()>| {
-        let authorization = request.metadata().get("authorization").map(|v| v.as_bytes());
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .map(|v| v.as_bytes());
         if token.accepts(authorization) {
             Ok(request)
         } else {
-            Err(tonic::Status::unauthenticated("missing or wrong bearer token"))
+            Err(tonic::Status::unauthenticated(
+                "missing or wrong bearer token",
+            ))
         }
     }
 }
@@ -84,8 +91,19 @@ mod tests {
     fn only_the_exact_bearer_token_is_accepted() {
         let token = Token::new("s3cret").unwrap();
         assert!(token.accepts(Some(b"Bearer s3cret")));
-        for wrong in [&b"Bearer s3cre"[..], b"Bearer s3cret!", b"bearer s3cret", b"s3cret", b"Bearer ", b"Basic czNjcmV0"] {
-            assert!(!token.accepts(Some(wrong)), "{:?}", String::from_utf8_lossy(wrong));
+        for wrong in [
+            &b"Bearer s3cre"[..],
+            b"Bearer s3cret!",
+            b"bearer s3cret",
+            b"s3cret",
+            b"Bearer ",
+            b"Basic czNjcmV0",
+        ] {
+            assert!(
+                !token.accepts(Some(wrong)),
+                "{:?}",
+                String::from_utf8_lossy(wrong)
+            );
         }
         assert!(!token.accepts(None));
         assert!(Token::new("  ").is_none());

@@ -25,6 +25,8 @@
 //!   [`SpanRecord`]s (an OTLP span plus its resource and scope).
 //! - [`ingest`]: the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip), an axum router.
 //! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router.
+//! - [`traceql`]: Tempo's query language (a real subset): parse a query once, evaluate it per
+//!   [`Trace`] to get the matched spansets.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
 //! - [`metrics`]: `GET /metrics` on the query port: spans and traces held, the bound.
 //! - [`web`]: the web trace viewer, served at `/` on the query port.
@@ -36,6 +38,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod store;
+pub mod traceql;
 pub mod waterfall;
 pub mod web;
 
@@ -97,7 +100,11 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { limits: IngestLimits::default(), token: None, request_timeout: REQUEST_TIMEOUT }
+        ServeOptions {
+            limits: IngestLimits::default(),
+            token: None,
+            request_timeout: REQUEST_TIMEOUT,
+        }
     }
 }
 
@@ -110,7 +117,10 @@ pub async fn serve(
     limits: IngestLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let options = ServeOptions { limits, ..ServeOptions::default() };
+    let options = ServeOptions {
+        limits,
+        ..ServeOptions::default()
+    };
     serve_with(otlp, query, store, options, shutdown).await
 }
 
@@ -134,7 +144,8 @@ pub async fn serve_with(
         // An error means the sender is gone, which also means "stop".
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout);
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, options.request_timeout);
 
     let mut otlp_app = ingest::router(store.clone(), options.limits);
     let mut query_app = api::router(store.clone())
@@ -145,7 +156,7 @@ pub async fn serve_with(
         otlp_app = otlp_app.layer(axum::middleware::from_fn(guard.clone()));
         query_app = query_app.layer(axum::middleware::from_fn(guard));
     }
-    let otlp_app = otlp_app.layer(timeout.clone());
+    let otlp_app = otlp_app.layer(timeout);
     let query_app = query_app.layer(timeout);
     tracing::info!(otlp = %otlp.local_addr()?, query = %query.local_addr()?, "trace store listening");
 

@@ -253,8 +253,8 @@ async fn search_parameter_errors_are_400_text() {
             "http parameter start must be before end. received start=10 end=10",
         ),
         (
-            "q=%7B%20status%20%3D%20error%20%7D",
-            "invalid TraceQL query: TraceQL is not supported by this store yet (only {} )",
+            "q=%7B%20status%20%3D%20%22error%22%20%7D",
+            r#"invalid TraceQL query: binary operations must operate on the same type: status = "error""#,
         ),
         (
             "minDuration=fast",
@@ -269,6 +269,390 @@ async fn search_parameter_errors_are_400_text() {
             "text/plain; charset=utf-8"
         );
         assert_eq!(response.text().await.unwrap(), want, "{query}");
+    }
+    app.shutdown().await.unwrap();
+}
+
+#[path = "fixtures/dataset.rs"]
+mod dataset;
+
+/// The query API over the TraceQL fixture (five traces, see `tests/fixtures/dataset.rs`).
+async fn app_with_dataset() -> TestApp {
+    let app = TestApp::spawn().await;
+    for request in dataset::requests() {
+        assert_eq!(app.export(&request).await.status(), 200);
+    }
+    app
+}
+
+/// Percent-encodes every byte but letters and digits, as a browser's `encodeURIComponent` would
+/// (and more), so queries reach the server exactly as written.
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let response = app.get(path, None).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+/// `q` selects traces, and each result carries Tempo's spanset shape: the matched spans with the
+/// values the query read (keyed without scope), `matched`, and per-service stats.
+#[tokio::test]
+async fn search_with_traceql_returns_spansets() {
+    let app = app_with_dataset().await;
+    let body = get_json(
+        &app,
+        &format!("/api/search?q={}", enc("{ status = error }")),
+    )
+    .await;
+    let span_set = json!({"spans": [
+        {"spanID": "b000000000000004", "startTimeUnixNano": "2002003000000", "durationNanos": "3000000",
+         "attributes": [{"key": "status", "value": {"stringValue": "error"}}]},
+        {"spanID": "b000000000000005", "startTimeUnixNano": "2002004000000", "durationNanos": "1000000",
+         "attributes": [{"key": "status", "value": {"stringValue": "error"}}]}
+    ], "matched": 2});
+    assert_eq!(
+        body,
+        json!({
+            "traces": [{
+                "traceID": "c0ffee00000000000000000000000002", "rootServiceName": "app-a",
+                "rootTraceName": "GET /", "startTimeUnixNano": "2000000000000", "durationMs": 2010,
+                "spanSet": span_set, "spanSets": [span_set],
+                "serviceStats": {"app-a": {"spanCount": 2}, "app-b": {"spanCount": 2, "errorCount": 1},
+                                 "app-c": {"spanCount": 1, "errorCount": 1}}
+            }],
+            "metrics": {"inspectedTraces": 5}
+        })
+    );
+
+    // `name` appears only when the query reads it; typed values and durations in Go format.
+    let body = get_json(
+        &app,
+        &format!(
+            "/api/search?q={}",
+            enc("{ name = \"SELECT\" } | select(duration, span.nope)")
+        ),
+    )
+    .await;
+    assert_eq!(
+        body["traces"][0]["spanSet"]["spans"][0],
+        json!({"spanID": "b000000000000009", "name": "SELECT", "startTimeUnixNano": "5000000000000",
+               "durationNanos": "40000",
+               "attributes": [{"key": "duration", "value": {"stringValue": "40µs"}}]})
+    );
+    assert_eq!(
+        body["traces"][0]["rootServiceName"],
+        "<root span not yet received>"
+    );
+
+    // spss cuts the list but not `matched`; 0 lists every span; newest trace first; limit.
+    let body = get_json(&app, &format!("/api/search?q={}&spss=1&limit=2", enc("{}"))).await;
+    let traces = body["traces"].as_array().unwrap();
+    let ids: Vec<&str> = traces
+        .iter()
+        .map(|t| t["traceID"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "c0ffee00000000000000000000000005",
+            "c0ffee00000000000000000000000004"
+        ]
+    );
+    assert_eq!(traces[1]["spanSet"]["spans"].as_array().unwrap().len(), 1);
+    assert_eq!(traces[1]["spanSet"]["matched"], 4);
+    let body = get_json(
+        &app,
+        &format!(
+            "/api/search?q={}&spss=0",
+            enc("{ rootName = \"GET /fanout\" }")
+        ),
+    )
+    .await;
+    assert_eq!(
+        body["traces"][0]["spanSet"]["spans"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // by() and aggregates become spanset attributes, one spanset per group.
+    let q = "{ kind = server && trace:id = \"c0ffee00000000000000000000000001\" } | by(resource.service.name) | count() = 1";
+    let body = get_json(&app, &format!("/api/search?q={}", enc(q))).await;
+    let sets = body["traces"][0]["spanSets"].as_array().unwrap();
+    assert_eq!(sets.len(), 3);
+    assert_eq!(
+        sets[2]["attributes"],
+        json!([{"key": "by(resource.service.name)", "value": {"stringValue": "app-c"}},
+               {"key": "count()", "value": {"intValue": "1"}}])
+    );
+    assert_eq!(body["traces"][0]["spanSet"], sets[0]);
+
+    let none = get_json(
+        &app,
+        &format!(
+            "/api/search?q={}",
+            enc("{ status = ok } && { status = error }")
+        ),
+    )
+    .await;
+    assert_eq!(none, json!({"metrics": {"inspectedTraces": 5}}));
+    app.shutdown().await.unwrap();
+}
+
+/// Bad queries and parameters: 400, text/plain, Tempo's words (with the error's position).
+#[tokio::test]
+async fn traceql_errors_are_400_text() {
+    let app = app_with_dataset().await;
+    let cases = [
+        (
+            format!("q={}", enc("{ .a = 1 &&\n .b = }")),
+            "invalid TraceQL query: parse error at line 2, col 7: syntax error: unexpected }, expecting value, attribute or intrinsic",
+        ),
+        (
+            format!("q={}", enc("{ kind = serverx }")),
+            "invalid TraceQL query: parse error at line 1, col 10: unknown identifier: serverx",
+        ),
+        (
+            format!("q={}", enc("{ name = 1 }")),
+            "invalid TraceQL query: binary operations must operate on the same type: name = 1",
+        ),
+        (
+            format!("q={}&tags=a%3Db", enc("{}")),
+            "invalid request: can't specify tags and q in the same query",
+        ),
+        (
+            format!("q={}&spss=101", enc("{}")),
+            "spans per span set exceeds 100. received 101",
+        ),
+    ];
+    for (query, want) in cases {
+        let response = app.get(&format!("/api/search?{query}"), None).await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(response.text().await.unwrap(), want, "{query}");
+    }
+    let regex = app
+        .get(&format!("/api/search?q={}", enc("{ name =~ \"(\" }")), None)
+        .await;
+    assert_eq!(regex.status(), 400);
+    assert!(
+        regex
+            .text()
+            .await
+            .unwrap()
+            .starts_with("invalid TraceQL query: invalid regex: ")
+    );
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn tag_names_by_scope() {
+    let app = app_with_dataset().await;
+    let body = get_json(&app, "/api/search/tags").await;
+    assert_eq!(
+        body["tagNames"],
+        json!([
+            "deployment.environment",
+            "flag",
+            "http.request.method",
+            "http.response.status_code",
+            "ratio",
+            "service.name",
+            "tags",
+            "with space",
+            "x"
+        ])
+    );
+    let intrinsic = get_json(&app, "/api/search/tags?scope=intrinsic").await;
+    assert_eq!(intrinsic["tagNames"][0], "duration");
+
+    let v2 = get_json(&app, "/api/v2/search/tags").await;
+    let scopes: Vec<&str> = v2["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        scopes,
+        ["intrinsic", "resource", "span", "event", "instrumentation"]
+    );
+    assert_eq!(v2["scopes"][3]["tags"], json!(["exception.type"]));
+    assert_eq!(v2["scopes"][4]["tags"], json!(["team"]));
+
+    let filtered = get_json(
+        &app,
+        &format!(
+            "/api/v2/search/tags?scope=span&q={}",
+            enc("{ resource.service.name = \"app-c\" }")
+        ),
+    )
+    .await;
+    assert_eq!(
+        filtered,
+        json!({"scopes": [{"name": "span", "tags": ["http.request.method", "http.response.status_code", "service.name"]}],
+               "metrics": {}})
+    );
+
+    for path in [
+        "/api/search/tags?scope=bogus",
+        "/api/v2/search/tags?scope=bogus",
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.text().await.unwrap(), "invalid scope: bogus");
+    }
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn tag_values_plain_and_typed() {
+    let app = app_with_dataset().await;
+    let v1 = get_json(&app, "/api/search/tag/service.name/values").await;
+    assert_eq!(
+        v1,
+        json!({"tagValues": ["app-a", "app-b", "app-c", "span-level"], "metrics": {}})
+    );
+
+    let typed = |values: &[(&str, &str)]| {
+        Value::Array(
+            values
+                .iter()
+                .map(|(t, v)| json!({"type": t, "value": v}))
+                .collect(),
+        )
+    };
+    let resource = get_json(&app, "/api/v2/search/tag/resource.service.name/values").await;
+    assert_eq!(
+        resource["tagValues"],
+        typed(&[
+            ("string", "app-a"),
+            ("string", "app-b"),
+            ("string", "app-c")
+        ])
+    );
+    let codes = get_json(&app, "/api/v2/search/tag/.http.response.status_code/values").await;
+    assert_eq!(codes["tagValues"], typed(&[("int", "200"), ("int", "500")]));
+    let status = get_json(&app, "/api/v2/search/tag/status/values").await;
+    assert_eq!(
+        status["tagValues"],
+        typed(&[
+            ("keyword", "ok"),
+            ("keyword", "error"),
+            ("keyword", "unset")
+        ])
+    );
+
+    // Grafana encodes the name twice: `span."with space"` arrives as `span.%2522with%2520space%2522`.
+    let quoted = get_json(
+        &app,
+        &format!(
+            "/api/v2/search/tag/{}/values",
+            enc(&enc("span.\"with space\""))
+        ),
+    )
+    .await;
+    assert_eq!(quoted["tagValues"], typed(&[("string", "yes")]));
+
+    let errors_only = get_json(
+        &app,
+        &format!(
+            "/api/v2/search/tag/resource.service.name/values?q={}",
+            enc("{ status = error }")
+        ),
+    )
+    .await;
+    assert_eq!(
+        errors_only["tagValues"],
+        typed(&[("string", "app-b"), ("string", "app-c")])
+    );
+
+    let bad = app.get("/api/v2/search/tag/nope/values", None).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.text().await.unwrap(),
+        "please provide a valid tagName: nope"
+    );
+    app.shutdown().await.unwrap();
+}
+
+/// `tempopb.TraceByIDResponse`, declared independently of the crate to check the wire format.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceByIdResponse {
+    #[prost(message, optional, tag = "1")]
+    trace: Option<TracesData>,
+    #[prost(message, optional, tag = "2")]
+    metrics: Option<TraceByIdMetrics>,
+    #[prost(int32, tag = "3")]
+    status: i32,
+    #[prost(string, tag = "4")]
+    message: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceByIdMetrics {
+    #[prost(uint64, tag = "1")]
+    inspected_bytes: u64,
+}
+
+#[tokio::test]
+async fn v2_trace_by_id_and_buildinfo() {
+    let app = app_with_price_trace().await;
+    let path = "/api/v2/traces/c0ffee00000000000000000000000006";
+
+    let body: Value = app.get(path, None).await.json().await.unwrap();
+    let v1: Value = app
+        .get("/api/traces/c0ffee00000000000000000000000006", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["trace"]["resourceSpans"], v1["batches"],
+        "same encoding, no renaming"
+    );
+    assert!(body["metrics"]["inspectedBytes"].as_str().is_some());
+
+    let response = app.get(path, Some("application/protobuf")).await;
+    assert_eq!(response.headers()["content-type"], "application/protobuf");
+    let decoded = TraceByIdResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let trace = decoded.trace.unwrap();
+    assert_eq!(trace.resource_spans[0].scope_spans[0].spans.len(), 2);
+    assert_eq!(
+        decoded.metrics.unwrap().inspected_bytes,
+        trace.encoded_len() as u64
+    );
+
+    let unknown = app
+        .get("/api/v2/traces/c0ffee00000000000000000000000099", None)
+        .await;
+    assert_eq!(unknown.status(), 404);
+    let window = app.get(&format!("{path}?start=20&end=10"), None).await;
+    assert_eq!(window.status(), 400);
+    assert_eq!(
+        window.text().await.unwrap(),
+        "http parameter start must be before end. received start=20 end=10"
+    );
+
+    let info = get_json(&app, "/api/status/buildinfo").await;
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    for key in ["revision", "branch", "buildDate", "buildUser", "goVersion"] {
+        assert!(info[key].is_string(), "{key}");
     }
     app.shutdown().await.unwrap();
 }

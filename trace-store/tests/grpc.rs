@@ -134,17 +134,26 @@ async fn a_token_is_required_when_set() {
         token,
         std::future::pending(),
     ));
-    let mut client = TraceServiceClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut client = TraceServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
 
     let status = client.export(request(vec![7; 16], 1)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let mut wrong = tonic::Request::new(request(vec![7; 16], 1));
-    wrong.metadata_mut().insert("authorization", "Bearer nope".parse().unwrap());
-    assert_eq!(client.export(wrong).await.unwrap_err().code(), Code::Unauthenticated);
+    wrong
+        .metadata_mut()
+        .insert("authorization", "Bearer nope".parse().unwrap());
+    assert_eq!(
+        client.export(wrong).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
     assert_eq!(store.span_count(), 0);
 
     let mut right = tonic::Request::new(request(vec![7; 16], 1));
-    right.metadata_mut().insert("authorization", "Bearer s3cret".parse().unwrap());
+    right
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
     client.export(right).await.unwrap();
     assert_eq!(store.span_count(), 1);
 }

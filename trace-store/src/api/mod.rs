@@ -4,27 +4,28 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /api/echo`, `GET /ready` | 200 `echo\n` / `ready\n` (Grafana's "Save & test") |
+//! | `GET /api/status/buildinfo` | `{version, revision, branch, buildDate, buildUser, goVersion}` |
 //! | `GET /api/traces/{traceID}` | the trace: protobuf `TracesData` with `Accept: application/protobuf`, else Tempo's JSON (see `tempo_json.rs`); 404 with an empty body if unknown |
-//! | `GET /api/search` | recent traces, filtered by time, duration and legacy tags (see `search.rs`) |
+//! | `GET /api/v2/traces/{traceID}` | the same inside `TraceByIDResponse` (protobuf) or `{"trace":{"resourceSpans":…}}`; 404 if unknown (see `traces.rs`) |
+//! | `GET /api/search` | traces matching a TraceQL `q` (or legacy `tags`), with their spansets (see `search.rs`) |
+//! | `GET /api/search/tags`, `/api/v2/search/tags` | attribute names by scope (see `tags.rs`) |
+//! | `GET /api/search/tag/{name}/values`, `/api/v2/search/tag/{name}/values` | values of one tag, plain or typed |
 //!
 //! Errors are `text/plain` with Tempo's wording, since Grafana shows the body to the user.
 //! Unknown paths get Go's `404 page not found`.
 
 mod params;
 mod search;
+mod spansets;
+mod tags;
 mod tempo_json;
-
-use std::collections::HashMap;
+mod traces;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{HeaderMap, StatusCode};
-use prost::Message;
+use http::StatusCode;
 
-use crate::model::TraceId;
 use crate::store::Store;
 
 /// The query API's routes (see the module docs for the list).
@@ -32,8 +33,14 @@ pub fn router(store: Store) -> Router {
     Router::new()
         .route("/api/echo", get(|| async { "echo\n" }))
         .route("/ready", get(|| async { "ready\n" }))
-        .route("/api/traces/{trace_id}", get(trace_by_id))
+        .route("/api/status/buildinfo", get(traces::build_info))
+        .route("/api/traces/{trace_id}", get(traces::trace_by_id))
+        .route("/api/v2/traces/{trace_id}", get(traces::trace_by_id_v2))
         .route("/api/search", get(search::search))
+        .route("/api/search/tags", get(tags::tag_names))
+        .route("/api/v2/search/tags", get(tags::tag_names_v2))
+        .route("/api/search/tag/{name}/values", get(tags::tag_values))
+        .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }
@@ -46,54 +53,4 @@ impl IntoResponse for BadRequest {
     fn into_response(self) -> Response {
         (StatusCode::BAD_REQUEST, self.0).into_response()
     }
-}
-
-/// `GET /api/traces/{traceID}` (Tempo's v1 trace-by-id).
-///
-/// `start`/`end` are checked like Tempo checks them but otherwise unused: they only narrow which
-/// storage blocks Tempo reads, and the whole store is one block.
-async fn trace_by_id(
-    State(store): State<Store>,
-    Path(trace_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Response, BadRequest> {
-    let id: TraceId = trace_id
-        .parse()
-        .map_err(|e: crate::model::ParseIdError| BadRequest(e.to_string()))?;
-    params::time_range(&query).map_err(BadRequest)?;
-    let Some(trace) = store.trace(&id) else {
-        // Current Tempo answers an unknown trace with 404 and no body at all.
-        return Ok(StatusCode::NOT_FOUND.into_response());
-    };
-    let data = trace.to_traces_data();
-    if wants_protobuf(&headers) {
-        // Tempo's `tempopb.Trace` has the same field numbers as OTLP `TracesData`, so the bytes
-        // are identical and Grafana decodes them as its own type.
-        Ok((
-            [(CONTENT_TYPE, "application/protobuf")],
-            data.encode_to_vec(),
-        )
-            .into_response())
-    } else {
-        let body = serde_json::to_vec(&tempo_json::trace_json(&data)).unwrap_or_default();
-        Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
-    }
-}
-
-/// Whether any `Accept` header lists `application/protobuf` (Grafana sends exactly that).
-fn wants_protobuf(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|media| {
-            media
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .eq_ignore_ascii_case("application/protobuf")
-        })
 }

@@ -1,35 +1,49 @@
-//! `GET /api/search`: Tempo's search endpoint, for now without TraceQL.
+//! `GET /api/search`: Tempo's search endpoint.
 //!
-//! Parameters (all optional): `q` (only `{}`, "every trace", for now), `tags` (legacy logfmt
-//! `k=v` pairs), `minDuration`/`maxDuration` (Go durations, compared with the trace duration),
-//! `limit` (default 20, at most 262144), `start`/`end` (unix seconds; traces overlapping the
-//! window). Tempo's validation messages are kept word for word.
+//! Parameters (all optional): `q` (TraceQL, see [`crate::traceql`]), `tags` (legacy logfmt
+//! `k=v` pairs; not together with `q`), `minDuration`/`maxDuration` (Go durations, compared with
+//! the trace duration), `limit` (default 20, at most 262144), `spss` (spans per spanset, default
+//! 3, at most 100, 0 for all), `start`/`end` (unix seconds; traces overlapping the window).
+//! Tempo's validation messages are kept word for word.
 //!
-//! The handler is parse → [`SearchRequest`] → [`Store::find_traces`] → response. A TraceQL engine
-//! slots in as another [`Filter`] variant, built where `q` is parsed.
+//! The handler is parse → [`SearchRequest`] → [`Store::search`] → response. With `q`, each
+//! result also carries its spansets (`spanSet`, `spanSets`, see `spansets.rs`) and per-service
+//! span and error counts (`serviceStats`).
+//!
+//! One deliberate difference: Tempo ignores `minDuration`/`maxDuration` when `q` is given (they
+//! belong to its old tag search); here they always apply, because a user who sends them means
+//! them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Query, State};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use serde::Serialize;
 
+use super::spansets::{SpanSetJson, spansets_json};
 use super::{BadRequest, params};
 use crate::store::{SpanRecord, Store, Trace};
+use crate::traceql::{self, ParseError};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
 const DEFAULT_LIMIT: usize = 20;
 /// Largest `limit` Tempo accepts.
 const MAX_LIMIT: usize = 262_144;
+/// Spans listed per spanset when `spss` is absent (Tempo's and Grafana's default).
+const DEFAULT_SPSS: usize = 3;
+/// Largest `spss` Tempo accepts.
+const MAX_SPSS: i64 = 100;
 /// What Tempo reports for a trace whose root span has not arrived.
 const NO_ROOT_SERVICE: &str = "<root span not yet received>";
 
 /// A parsed, validated search.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct SearchRequest {
     filter: Filter,
     limit: usize,
+    /// Spans listed per spanset; 0 lists all.
+    spss: usize,
     /// Unix seconds; traces that overlap `[start, end]` match.
     start: Option<u32>,
     end: Option<u32>,
@@ -39,11 +53,21 @@ struct SearchRequest {
 }
 
 /// What decides whether a trace matches, apart from time and duration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Filter {
     /// Legacy tag search: every pair must match some span or resource attribute (value: a
     /// case-insensitive substring). No pairs matches every trace.
     Tags(Vec<(String, String)>),
+    /// A TraceQL query; results carry their spansets.
+    TraceQl(Box<traceql::Query>),
+}
+
+/// The 400 body for a query that does not parse: Tempo prefixes all but the size error.
+pub(super) fn query_error(error: &ParseError) -> String {
+    match error {
+        ParseError::TooLong { .. } => error.to_string(),
+        _ => format!("invalid TraceQL query: {error}"),
+    }
 }
 
 impl SearchRequest {
@@ -60,14 +84,8 @@ impl SearchRequest {
                     "invalid request: can't specify tags and q in the same query".to_owned(),
                 );
             }
-            (Some(q), None) if q.split_whitespace().collect::<String>() == "{}" => {
-                Filter::Tags(Vec::new())
-            }
-            (Some(_), None) => {
-                return Err(
-                    "invalid TraceQL query: TraceQL is not supported by this store yet (only {} )"
-                        .to_owned(),
-                );
+            (Some(q), None) => {
+                Filter::TraceQl(Box::new(traceql::parse(q).map_err(|e| query_error(&e))?))
             }
             (None, Some(tags)) => {
                 Filter::Tags(params::logfmt(tags).map_err(|e| format!("invalid tags: {e}"))?)
@@ -91,6 +109,25 @@ impl SearchRequest {
                 }
             },
         };
+        let spss = match get("spss") {
+            None => DEFAULT_SPSS,
+            Some(text) => match text.parse::<i64>() {
+                Ok(n) if n > MAX_SPSS => {
+                    return Err(format!(
+                        "spans per span set exceeds {MAX_SPSS}. received {n}"
+                    ));
+                }
+                Ok(n) if n < 0 => {
+                    return Err("invalid spss: must be a non-negative number".to_owned());
+                }
+                Ok(n) => n as usize,
+                Err(_) => {
+                    return Err(format!(
+                        "invalid spss: strconv.Atoi: parsing {text:?}: invalid syntax"
+                    ));
+                }
+            },
+        };
         let duration = |name: &str| -> Result<Option<i64>, String> {
             get(name)
                 .map(|text| params::go_duration(text).map_err(|e| format!("invalid {name}: {e}")))
@@ -106,6 +143,7 @@ impl SearchRequest {
         Ok(SearchRequest {
             filter,
             limit,
+            spss,
             start,
             end,
             min_duration,
@@ -113,7 +151,8 @@ impl SearchRequest {
         })
     }
 
-    fn matches(&self, trace: &Trace) -> bool {
+    /// Whether `trace` passes the time window and duration bounds.
+    fn in_window(&self, trace: &Trace) -> bool {
         const NANOS_PER_SECOND: u64 = 1_000_000_000;
         if self
             .start
@@ -128,17 +167,54 @@ impl SearchRequest {
             return false;
         }
         let duration = i64::try_from(trace.duration().as_nanos()).unwrap_or(i64::MAX);
-        if self.min_duration.is_some_and(|min| duration < min)
-            || self.max_duration.is_some_and(|max| duration > max)
-        {
-            return false;
+        !(self.min_duration.is_some_and(|min| duration < min)
+            || self.max_duration.is_some_and(|max| duration > max))
+    }
+
+    /// The search result for `trace`, or `None` if it does not match.
+    fn result(&self, trace: &Trace) -> Option<TraceSummary> {
+        if !self.in_window(trace) {
+            return None;
         }
         match &self.filter {
             Filter::Tags(pairs) => pairs
                 .iter()
-                .all(|(key, value)| trace.spans.iter().any(|s| span_has_tag(s, key, value))),
+                .all(|(key, value)| trace.spans.iter().any(|s| span_has_tag(s, key, value)))
+                .then(|| TraceSummary::of(trace)),
+            Filter::TraceQl(query) => {
+                let sets = query.evaluate(trace);
+                if sets.is_empty() {
+                    return None;
+                }
+                let mut summary = TraceSummary::of(trace);
+                summary.span_sets = spansets_json(query, trace, &sets, self.spss);
+                summary.span_set = summary.span_sets.first().cloned();
+                summary.service_stats = service_stats(trace);
+                Some(summary)
+            }
         }
     }
+
+    #[cfg(test)]
+    fn matches(&self, trace: &Trace) -> bool {
+        self.result(trace).is_some()
+    }
+}
+
+/// Spans and error spans per `service.name`, Tempo's `serviceStats`.
+fn service_stats(trace: &Trace) -> BTreeMap<String, ServiceStats> {
+    let mut stats: BTreeMap<String, ServiceStats> = BTreeMap::new();
+    for span in &trace.spans {
+        let name = span.service_name();
+        if !stats.contains_key(name) {
+            stats.insert(name.to_owned(), ServiceStats::default());
+        }
+        if let Some(entry) = stats.get_mut(name) {
+            entry.span_count += 1;
+            entry.error_count += u32::from(span.is_error());
+        }
+    }
+    stats
 }
 
 /// Whether the span or its resource has attribute `key` whose value contains `wanted`, ignoring case.
@@ -185,6 +261,22 @@ struct TraceSummary {
     start_time_unix_nano: String,
     #[serde(skip_serializing_if = "is_zero")]
     duration_ms: u32,
+    /// The first spanset (Tempo's deprecated field, which Grafana still prefers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span_set: Option<SpanSetJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    span_sets: Vec<SpanSetJson>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    service_stats: BTreeMap<String, ServiceStats>,
+}
+
+/// One service's entry in `serviceStats`.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceStats {
+    span_count: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    error_count: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,6 +302,9 @@ impl TraceSummary {
             start_time_unix_nano: trace.start_unix_nano().to_string(),
             // Tempo truncates to whole milliseconds in a uint32.
             duration_ms: u32::try_from(trace.duration().as_millis()).unwrap_or(u32::MAX),
+            span_set: None,
+            span_sets: Vec::new(),
+            service_stats: BTreeMap::new(),
         }
     }
 }
@@ -220,9 +315,9 @@ pub(super) async fn search(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<SearchResponse>, BadRequest> {
     let request = SearchRequest::parse(&query).map_err(BadRequest)?;
-    let found = store.find_traces(request.limit, |trace| request.matches(trace));
+    let found = store.search(request.limit, |trace| request.result(trace));
     let response = SearchResponse {
-        traces: found.traces.iter().map(TraceSummary::of).collect(),
+        traces: found.results,
         metrics: SearchMetrics {
             inspected_traces: u32::try_from(found.inspected).unwrap_or(u32::MAX),
         },

@@ -29,6 +29,26 @@ pub(crate) fn trace_json(data: &TracesData) -> Node {
         .done()
 }
 
+/// `{"trace":{"resourceSpans":[…]},"metrics":{"inspectedBytes":"N"}}`: the v2 trace-by-id body
+/// (`TraceByIDResponse`), where the trace keeps its proto name rather than `batches`.
+pub(crate) fn trace_json_v2(data: &TracesData, inspected_bytes: u64) -> Node {
+    let trace = Object::default()
+        .always(
+            "resourceSpans",
+            Node::List(data.resource_spans.iter().map(resource_spans).collect()),
+        )
+        .done();
+    Object::default()
+        .always("trace", trace)
+        .always(
+            "metrics",
+            Object::default()
+                .u64("inspectedBytes", inspected_bytes)
+                .done(),
+        )
+        .done()
+}
+
 /// A JSON value whose objects keep their keys in insertion order, so the output lists fields in
 /// proto order as Tempo does (serde_json's own map sorts keys unless a crate-wide feature is on).
 #[derive(Debug, Clone, PartialEq)]
@@ -251,7 +271,7 @@ fn key_value(kv: &KeyValue) -> Node {
 }
 
 /// A oneof member is written even when it holds a zero value (`{"intValue":"0"}`), as jsonpb does.
-fn any_value(v: &AnyValue) -> Node {
+pub(crate) fn any_value(v: &AnyValue) -> Node {
     use any_value::Value as V;
     let object = Object::default();
     match &v.value {

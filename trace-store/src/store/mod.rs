@@ -191,6 +191,45 @@ impl Store {
         found
     }
 
+    /// Like [`Store::find_traces`], but `select` maps a trace to a result under the lock instead
+    /// of the trace being cloned: up to `limit` results, newest trace first, plus how many traces
+    /// were looked at. Search uses it to shape TraceQL results without copying traces. `select`
+    /// runs under the store's lock, so it must be quick and must not block.
+    pub fn search<T>(
+        &self,
+        limit: usize,
+        mut select: impl FnMut(&Trace) -> Option<T>,
+    ) -> Searched<T> {
+        let state = self.lock();
+        let mut newest_first: Vec<&Trace> = state.traces.values().collect();
+        newest_first.sort_unstable_by(|a, b| {
+            b.start_unix_nano()
+                .cmp(&a.start_unix_nano())
+                .then(a.id.cmp(&b.id))
+        });
+        let mut searched = Searched {
+            results: Vec::new(),
+            inspected: 0,
+        };
+        for trace in newest_first {
+            if searched.results.len() >= limit {
+                break;
+            }
+            searched.inspected += 1;
+            searched.results.extend(select(trace));
+        }
+        searched
+    }
+
+    /// Calls `visit` with every trace, in no particular order, under the store's lock (so it
+    /// must be quick and must not block). Tag listings use it to read names and values in place.
+    pub fn for_each_trace(&self, mut visit: impl FnMut(&Trace)) {
+        let state = self.lock();
+        for trace in state.traces.values() {
+            visit(trace);
+        }
+    }
+
     /// How many spans the store holds.
     pub fn span_count(&self) -> usize {
         self.lock().span_count
@@ -222,6 +261,15 @@ impl Store {
 pub struct Found {
     /// The matching traces, newest first.
     pub traces: Vec<Trace>,
+    /// How many traces were examined before the limit was reached.
+    pub inspected: usize,
+}
+
+/// The result of [`Store::search`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Searched<T> {
+    /// What `select` returned for the matching traces, newest trace first.
+    pub results: Vec<T>,
     /// How many traces were examined before the limit was reached.
     pub inspected: usize,
 }

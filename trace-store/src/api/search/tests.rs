@@ -16,16 +16,20 @@ fn parse(pairs: &[(&str, &str)]) -> Result<SearchRequest, String> {
 fn defaults() {
     let request = parse(&[]).unwrap();
     assert_eq!(request.limit, 20);
-    assert_eq!(request.filter, Filter::Tags(Vec::new()));
-    assert_eq!(
-        parse(&[("q", "{ }")]).unwrap(),
-        request,
-        "q={{}} is the same as no q"
+    assert_eq!(request.spss, 3);
+    assert!(matches!(&request.filter, Filter::Tags(pairs) if pairs.is_empty()));
+    assert!(matches!(
+        parse(&[("q", "{ }")]).unwrap().filter,
+        Filter::TraceQl(_)
+    ));
+    assert!(
+        matches!(parse(&[("q", "")]).unwrap().filter, Filter::Tags(_)),
+        "an empty q counts as absent"
     );
     assert_eq!(
-        parse(&[("q", "")]).unwrap(),
-        request,
-        "an empty q counts as absent"
+        parse(&[("spss", "0")]).unwrap().spss,
+        0,
+        "0 lists every span"
     );
 }
 
@@ -70,8 +74,20 @@ fn bad_parameters_say_what_is_wrong() {
             "invalid request: can't specify tags and q in the same query",
         ),
         (
-            &[("q", "{ status = error }")],
-            "invalid TraceQL query: TraceQL is not supported by this store yet (only {} )",
+            &[("q", "{ status = \"error\" }")],
+            "invalid TraceQL query: binary operations must operate on the same type: status = \"error\"",
+        ),
+        (
+            &[("q", "{ .a = 1 }}")],
+            "invalid TraceQL query: parse error at line 1, col 11: syntax error: unexpected }, expecting end of query",
+        ),
+        (
+            &[("spss", "101")],
+            "spans per span set exceeds 100. received 101",
+        ),
+        (
+            &[("spss", "x")],
+            r#"invalid spss: strconv.Atoi: parsing "x": invalid syntax"#,
         ),
         (
             &[("tags", r#"a="open"#)],
@@ -81,6 +97,12 @@ fn bad_parameters_say_what_is_wrong() {
     for (pairs, want) in cases {
         assert_eq!(parse(pairs).unwrap_err(), *want, "{pairs:?}");
     }
+    let too_long = "{ .a = 1 }".repeat(20_000);
+    assert!(
+        parse(&[("q", too_long.as_str())])
+            .unwrap_err()
+            .starts_with("TraceQL expression exceeds the configured maximum size of 131072 bytes")
+    );
 }
 
 fn trace(n: u8, start: u64, end: u64, span_attrs: &[(&str, &str)], service: &str) -> Trace {

@@ -1,0 +1,311 @@
+//! The syntax tree of a TraceQL query, as the parser builds it and the checker completes it
+//! (regexes compiled, `x = nil` and bare booleans rewritten), ready for evaluation.
+//!
+//! `Display` writes expressions back as TraceQL; Tempo uses that text in error messages and as
+//! the key of spanset attributes (`by(resource.service.name)`, `avg(duration)`).
+
+use regex::Regex;
+
+pub(crate) use super::display::{kind_name, status_name};
+
+/// Where an attribute is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrScope {
+    /// `span.x`: the span's own attributes.
+    Span,
+    /// `resource.x`: the resource (service) attributes.
+    Resource,
+    /// `.x`: the span's, else the resource's.
+    Unscoped,
+    /// `event.x`: any of the span's events.
+    Event,
+    /// `link.x`: any of the span's links.
+    Link,
+    /// `instrumentation.x`: the instrumentation scope's attributes.
+    Instrumentation,
+    /// `parent.x`: lexed, rejected by the checker as Tempo does.
+    Parent,
+}
+
+impl AttrScope {
+    /// The scope named by `word` in `word.name`.
+    pub(crate) fn from_prefix(word: &str) -> Option<Self> {
+        Some(match word {
+            "span" => Self::Span,
+            "resource" => Self::Resource,
+            "event" => Self::Event,
+            "link" => Self::Link,
+            "instrumentation" => Self::Instrumentation,
+            "parent" => Self::Parent,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Self::Span => "span.",
+            Self::Resource => "resource.",
+            Self::Unscoped => ".",
+            Self::Event => "event.",
+            Self::Link => "link.",
+            Self::Instrumentation => "instrumentation.",
+            Self::Parent => "parent.",
+        }
+    }
+}
+
+/// What an intrinsic reads; several spellings (`name`, `span:name`) share one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IKind {
+    Name,
+    Status,
+    StatusMessage,
+    Kind,
+    Duration,
+    SpanId,
+    ParentId,
+    TraceId,
+    TraceDuration,
+    RootName,
+    RootService,
+    EventName,
+    EventTimeSinceStart,
+    LinkTraceId,
+    LinkSpanId,
+    ScopeName,
+    ScopeVersion,
+}
+
+/// Every intrinsic spelling, in the order of Tempo's intrinsic tag list (`pkg/search/util.go`).
+const INTRINSICS: &[(&str, IKind)] = &[
+    ("duration", IKind::Duration),
+    ("name", IKind::Name),
+    ("status", IKind::Status),
+    ("statusMessage", IKind::StatusMessage),
+    ("kind", IKind::Kind),
+    ("rootServiceName", IKind::RootService),
+    ("rootName", IKind::RootName),
+    ("traceDuration", IKind::TraceDuration),
+    ("event:name", IKind::EventName),
+    ("event:timeSinceStart", IKind::EventTimeSinceStart),
+    ("link:spanID", IKind::LinkSpanId),
+    ("link:traceID", IKind::LinkTraceId),
+    ("instrumentation:name", IKind::ScopeName),
+    ("instrumentation:version", IKind::ScopeVersion),
+    ("trace:id", IKind::TraceId),
+    ("span:id", IKind::SpanId),
+    ("span:parentID", IKind::ParentId),
+    ("span:status", IKind::Status),
+    ("span:statusMessage", IKind::StatusMessage),
+    ("span:duration", IKind::Duration),
+    ("span:name", IKind::Name),
+    ("span:kind", IKind::Kind),
+    ("trace:rootName", IKind::RootName),
+    ("trace:rootService", IKind::RootService),
+    ("trace:duration", IKind::TraceDuration),
+];
+
+/// The names `/api/search/tags?scope=intrinsic` lists: every intrinsic spelling.
+pub fn intrinsic_names() -> impl Iterator<Item = &'static str> {
+    INTRINSICS.iter().map(|(name, _)| *name)
+}
+
+/// An intrinsic as written: what it reads, and the spelling used (for messages and keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intrinsic {
+    pub(crate) kind: IKind,
+    pub(crate) spelling: &'static str,
+}
+
+impl Intrinsic {
+    /// The intrinsic spelled `name` (`duration`, `span:id`, …).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        INTRINSICS
+            .iter()
+            .find(|(spelling, _)| *spelling == name)
+            .map(|&(spelling, kind)| Intrinsic { kind, spelling })
+    }
+}
+
+/// Something a span has a value for: an intrinsic or an attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// `duration`, `span:name`, `trace:rootService`, …
+    Intrinsic(Intrinsic),
+    /// `span.http.route`, `.x`, `resource.service.name`, …
+    Attribute {
+        /// Where to look.
+        scope: AttrScope,
+        /// The name after the scope, quotes removed.
+        name: String,
+    },
+}
+
+impl Field {
+    /// The name without its scope: the key Tempo gives the value in search results
+    /// (`span.http.route` → `http.route`, `span:status` → `status`).
+    pub fn key(&self) -> &str {
+        match self {
+            Field::Intrinsic(i) => i.spelling.rsplit(':').next().unwrap_or(i.spelling),
+            Field::Attribute { name, .. } => name,
+        }
+    }
+
+    /// Whether values come from each event or link rather than from the span itself.
+    pub(crate) fn per(&self) -> Per {
+        match self {
+            Field::Intrinsic(i) => match i.kind {
+                IKind::EventName | IKind::EventTimeSinceStart => Per::Event,
+                IKind::LinkSpanId | IKind::LinkTraceId => Per::Link,
+                _ => Per::Span,
+            },
+            Field::Attribute { scope, .. } => match scope {
+                AttrScope::Event => Per::Event,
+                AttrScope::Link => Per::Link,
+                _ => Per::Span,
+            },
+        }
+    }
+}
+
+/// The level a comparison is decided at: a span, or any one of its events or links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Per {
+    Span,
+    Event,
+    Link,
+}
+
+/// A literal.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Static {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// Nanoseconds.
+    Duration(i64),
+    Status(i32),
+    Kind(i32),
+}
+
+/// `= != > >= < <= =~ !~`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Re,
+    Nre,
+}
+
+/// `&&` or `||`, between field expressions or between spansets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Logic {
+    And,
+    Or,
+}
+
+/// A field expression: the inside of `{ … }`.
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    Static(Static),
+    Field(Field),
+    Not(Box<Expr>),
+    Logic(Box<Expr>, Logic, Box<Expr>),
+    Cmp(Box<Cmp>),
+    /// `field = nil` (or `!= nil` when `negate`), made by the checker.
+    IsNil(Field, bool),
+}
+
+/// A comparison. `regex` is set by the checker for `=~`/`!~`; `per` says whether it is decided
+/// per span or per event/link (a span matches if one of its events does).
+#[derive(Debug, Clone)]
+pub(crate) struct Cmp {
+    pub(crate) lhs: Expr,
+    pub(crate) op: CmpOp,
+    pub(crate) rhs: Expr,
+    pub(crate) regex: Option<Regex>,
+    pub(crate) per: Per,
+}
+
+/// Operators between spansets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpansetOp {
+    And,
+    Or,
+    /// `>`: right spans whose parent is a left span.
+    Child,
+    /// `>>`: right spans with an ancestor among the left spans.
+    Descendant,
+    /// `<`: right spans that are the parent of a left span.
+    Parent,
+    /// `<<`: right spans that are an ancestor of a left span.
+    Ancestor,
+    /// `~`: right spans with a sibling among the left spans.
+    Sibling,
+}
+
+/// A spanset expression.
+#[derive(Debug, Clone)]
+pub(crate) enum SpansetExpr {
+    /// `{ expr }`; `None` for `{}`, which selects every span.
+    Filter(Option<Expr>),
+    Op(Box<SpansetExpr>, SpansetOp, Box<SpansetExpr>),
+    /// `( … | … )`: a parenthesised pipeline.
+    Pipeline(Box<Pipeline>),
+}
+
+/// A spanset expression followed by `| stage`s.
+#[derive(Debug, Clone)]
+pub(crate) struct Pipeline {
+    pub(crate) first: SpansetExpr,
+    pub(crate) stages: Vec<Stage>,
+}
+
+/// `count avg min max sum`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggFunc {
+    Count,
+    Avg,
+    Min,
+    Max,
+    Sum,
+}
+
+/// One pipeline stage.
+#[derive(Debug, Clone)]
+pub(crate) enum Stage {
+    /// Filters the spans of each spanset.
+    Spanset(SpansetExpr),
+    /// `count() > 2`, `avg(duration) > 1s`: keeps spansets whose aggregate passes.
+    Aggregate {
+        func: AggFunc,
+        arg: Option<Field>,
+        op: CmpOp,
+        value: Static,
+    },
+    /// `select(a, b)`: fetches more fields for the results, filters nothing.
+    Select(Vec<Field>),
+    /// `by(field)`: splits each spanset by the field's value.
+    By(Field),
+    /// `coalesce()`: merges all spansets into one.
+    Coalesce,
+}
+
+impl AggFunc {
+    /// The function's name, which is also the start of its spanset-attribute key.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Sum => "sum",
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The span tree of one trace and the structural operators over it (`>`, `>>`, `<`, `<<`, `~`).
+//!
+//! As in Tempo (which numbers the tree as nested sets from the roots), only spans connected to a
+//! root take part: a span whose parent chain ends at a span we do not hold is never a child,
+//! parent, ancestor, descendant or sibling of anything. The tree is built only for queries that
+//! use a structural operator, once per trace.
+
+use std::collections::HashMap;
+
+use super::ast::SpansetOp;
+use crate::store::Trace;
+
+/// Parent links by index into `trace.spans`, and which spans connect to a root.
+pub(crate) struct Tree {
+    parent: Vec<Option<usize>>,
+    reachable: Vec<bool>,
+}
+
+impl Tree {
+    pub(crate) fn new(trace: &Trace) -> Self {
+        let spans = &trace.spans;
+        let index: HashMap<&[u8], usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.span.span_id.as_slice(), i))
+            .collect();
+        let parent: Vec<Option<usize>> = spans
+            .iter()
+            .map(|s| index.get(s.span.parent_span_id.as_slice()).copied())
+            .collect();
+        // 0 = unknown, 1 = reaches a root, 2 = does not (missing parent or a cycle).
+        let mut state = vec![0u8; spans.len()];
+        let mut path = Vec::new();
+        for start in 0..spans.len() {
+            let mut at = start;
+            let verdict = loop {
+                if state[at] != 0 {
+                    break state[at];
+                }
+                if path.len() > spans.len() {
+                    break 2; // a cycle of parent ids
+                }
+                path.push(at);
+                if spans[at].span.parent_span_id.is_empty() {
+                    break 1;
+                }
+                match parent[at] {
+                    Some(p) => at = p,
+                    None => break 2,
+                }
+            };
+            for i in path.drain(..) {
+                state[i] = verdict;
+            }
+        }
+        Tree {
+            parent,
+            reachable: state.into_iter().map(|s| s == 1).collect(),
+        }
+    }
+
+    /// The parent of a connected span.
+    fn parent(&self, span: usize) -> Option<usize> {
+        self.parent[span].filter(|_| self.reachable[span])
+    }
+
+    /// The right-hand spans that stand in relation `op` to some left-hand span, ascending.
+    pub(crate) fn relate(&self, op: SpansetOp, left: &[usize], right: &[usize]) -> Vec<usize> {
+        let n = self.parent.len();
+        let mut in_left = vec![false; n];
+        for &l in left.iter().filter(|&&l| self.reachable[l]) {
+            in_left[l] = true;
+        }
+        let right = right.iter().copied().filter(|&r| self.reachable[r]);
+        match op {
+            SpansetOp::Child => right
+                .filter(|&r| self.parent(r).is_some_and(|p| in_left[p]))
+                .collect(),
+            SpansetOp::Descendant => right
+                .filter(|&r| {
+                    let mut at = self.parent(r);
+                    // Connected spans have acyclic chains of at most n links.
+                    while let Some(p) = at {
+                        if in_left[p] {
+                            return true;
+                        }
+                        at = self.parent(p);
+                    }
+                    false
+                })
+                .collect(),
+            SpansetOp::Parent => {
+                let mut is_parent = vec![false; n];
+                for l in (0..n).filter(|&l| in_left[l]) {
+                    if let Some(p) = self.parent(l) {
+                        is_parent[p] = true;
+                    }
+                }
+                right.filter(|&r| is_parent[r]).collect()
+            }
+            SpansetOp::Ancestor => {
+                let mut is_ancestor = vec![false; n];
+                for l in (0..n).filter(|&l| in_left[l]) {
+                    let mut at = self.parent(l);
+                    // Stop at a marked span: everything above it is marked already.
+                    while let Some(p) = at.filter(|&p| !is_ancestor[p]) {
+                        is_ancestor[p] = true;
+                        at = self.parent(p);
+                    }
+                }
+                right.filter(|&r| is_ancestor[r]).collect()
+            }
+            SpansetOp::Sibling => {
+                let mut left_children = vec![0usize; n];
+                for l in (0..n).filter(|&l| in_left[l]) {
+                    if let Some(p) = self.parent(l) {
+                        left_children[p] += 1;
+                    }
+                }
+                // A sibling is another span: discount r itself when it is on the left too.
+                right
+                    .filter(|&r| {
+                        self.parent(r)
+                            .is_some_and(|p| left_children[p] > usize::from(in_left[r]))
+                    })
+                    .collect()
+            }
+            SpansetOp::And | SpansetOp::Or => Vec::new(),
+        }
+    }
+}

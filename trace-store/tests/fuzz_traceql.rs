@@ -1,0 +1,98 @@
+//! The TraceQL parser and evaluator under random input (proptest): token
+//! soup from the language's own vocabulary plus stray bytes. Parsing never
+//! panics and every error has a position; what parses evaluates over the
+//! fixture dataset without panicking.
+
+#[path = "fixtures/dataset.rs"]
+mod dataset;
+
+use proptest::prelude::*;
+use trace_store::traceql::{self, ParseError};
+
+const TOKENS: &[&str] = &[
+    "{",
+    "}",
+    "(",
+    ")",
+    "&&",
+    "||",
+    "!",
+    ">",
+    ">>",
+    "~",
+    "<",
+    "<<",
+    "|",
+    "=",
+    "!=",
+    "=~",
+    "!~",
+    ">=",
+    "<=",
+    "span.http.route",
+    "resource.service.name",
+    ".x",
+    "span.\"a b\"",
+    "event.name",
+    "name",
+    "status",
+    "kind",
+    "duration",
+    "traceDuration",
+    "rootName",
+    "span:id",
+    "trace:id",
+    "\"app-c\"",
+    "\"a.*\"",
+    "1",
+    "-2",
+    "1.5",
+    "10ms",
+    "2s",
+    "error",
+    "ok",
+    "server",
+    "client",
+    "nil",
+    "true",
+    "count()",
+    "avg(duration)",
+    "max(span.x)",
+    "by(name)",
+    "select(.x)",
+    ",",
+    "`raw`",
+    "\n",
+    " ",
+];
+
+fn query() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        8 => prop::sample::select(TOKENS).prop_map(str::to_owned),
+        1 => any::<char>().prop_map(|c| c.to_string()),
+    ];
+    prop::collection::vec(token, 0..40).prop_map(|tokens| tokens.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_queries_parse_or_fail_with_a_position(q in query()) {
+        match traceql::parse(&q) {
+            Ok(query) => {
+                let store = dataset::store();
+                for trace in store.recent_traces(usize::MAX) {
+                    let _ = query.evaluate(&trace);
+                }
+            }
+            Err(ParseError::Syntax { line, col, .. }) => prop_assert!(line >= 1 && col >= 1),
+            Err(_) => {}
+        }
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic_the_parser(q in ".{0,200}") {
+        let _ = traceql::parse(&q);
+    }
+}

@@ -165,41 +165,12 @@ impl Store {
 
     /// Up to `limit` traces, newest first by trace start time.
     pub fn recent_traces(&self, limit: usize) -> Vec<Trace> {
-        self.find_traces(limit, |_| true).traces
+        self.search(limit, |trace| Some(trace.clone())).results
     }
 
-    /// Up to `limit` traces for which `matches` returns true, newest first by trace start time,
-    /// plus how many traces were looked at. This is the hook for search (and a later TraceQL
-    /// engine): `matches` runs under the store's lock, so it must be quick and must not block.
-    pub fn find_traces(&self, limit: usize, mut matches: impl FnMut(&Trace) -> bool) -> Found {
-        let state = self.lock();
-        let mut newest_first: Vec<&Trace> = state.traces.values().collect();
-        // Ties on start time fall back to the id so results are deterministic.
-        newest_first.sort_unstable_by(|a, b| {
-            b.start_unix_nano()
-                .cmp(&a.start_unix_nano())
-                .then(a.id.cmp(&b.id))
-        });
-        let mut found = Found {
-            traces: Vec::new(),
-            inspected: 0,
-        };
-        for trace in newest_first {
-            if found.traces.len() >= limit {
-                break;
-            }
-            found.inspected += 1;
-            if matches(trace) {
-                found.traces.push(trace.clone());
-            }
-        }
-        found
-    }
-
-    /// Like [`Store::find_traces`], but `select` maps a trace to a result under the lock instead
-    /// of the trace being cloned: up to `limit` results, newest trace first, plus how many traces
-    /// were looked at. Search uses it to shape TraceQL results without copying traces. `select`
-    /// runs under the store's lock, so it must be quick and must not block.
+    /// Up to `limit` results of `select`, newest trace first, plus how many traces were looked at.
+    /// `select` maps a trace to a result (or `None` to skip it) under the store's lock, so search
+    /// shapes TraceQL results without copying traces; it must be quick and must not block.
     pub fn search<T>(
         &self,
         limit: usize,
@@ -259,15 +230,6 @@ impl Store {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-/// The result of [`Store::find_traces`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Found {
-    /// The matching traces, newest first.
-    pub traces: Vec<Trace>,
-    /// How many traces were examined before the limit was reached.
-    pub inspected: usize,
 }
 
 /// The result of [`Store::search`].

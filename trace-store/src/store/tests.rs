@@ -169,11 +169,8 @@ fn recent_traces_are_newest_first_by_start_time() {
     let ids: Vec<TraceId> = store.recent_traces(2).into_iter().map(|t| t.id).collect();
     assert_eq!(ids, [id(1), id(3)]);
 
-    let found = store.find_traces(10, |t| t.id != id(3));
-    assert_eq!(
-        found.traces.iter().map(|t| t.id).collect::<Vec<_>>(),
-        [id(1), id(2)]
-    );
+    let found = store.search(10, |t| (t.id != id(3)).then_some(t.id));
+    assert_eq!(found.results, [id(1), id(2)]);
     assert_eq!(found.inspected, 3);
 }
 

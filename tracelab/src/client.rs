@@ -53,8 +53,9 @@ impl StoreClient {
     pub fn new(base: &str, token: Option<&str>) -> anyhow::Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = token {
-            let mut value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
-                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
+            let mut value =
+                reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
+                    .context("TRACELAB_TOKEN has characters a header cannot carry")?;
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }

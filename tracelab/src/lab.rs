@@ -26,7 +26,10 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     let mut env = service_env(otlp_addr);
     if let Some(token) = &args.store.token {
         // The exporters' way to send a header; the space is percent-encoded.
-        env.push(("OTEL_EXPORTER_OTLP_HEADERS".into(), format!("authorization=Bearer%20{}", token.trim())));
+        env.push((
+            "OTEL_EXPORTER_OTLP_HEADERS".into(),
+            format!("authorization=Bearer%20{}", token.trim()),
+        ));
     }
     let reach = |port: u16| SocketAddr::new(reachable(bind), port);
     let app_c = ServiceProcess::start(

@@ -57,14 +57,19 @@ impl RunningStore {
         let limits = IngestLimits::default();
         let (stop, stopped) = oneshot::channel::<()>();
         let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
-        let options = ServeOptions { limits, token: token.clone(), ..ServeOptions::default() };
+        let options = ServeOptions {
+            limits,
+            token: token.clone(),
+            ..ServeOptions::default()
+        };
         let http = trace_store::serve_with(otlp, query, store.clone(), options, async move {
             let _ = stopped.await;
             let _ = grpc_stop.send(());
         });
-        let grpc = trace_store::ingest::grpc::serve(grpc, store.clone(), limits, token, async move {
-            let _ = grpc_stopped.await;
-        });
+        let grpc =
+            trace_store::ingest::grpc::serve(grpc, store.clone(), limits, token, async move {
+                let _ = grpc_stopped.await;
+            });
         let task = tokio::spawn(async move {
             let (http, grpc) = tokio::join!(http, grpc);
             http.context("the store's HTTP server failed")?;

@@ -176,6 +176,49 @@ async fn a_collector_down_then_back_loses_only_the_outage() {
     assert_eq!(failures, 1, "the outage is reported at a bounded rate");
 }
 
+/// The collector up, then down mid-run, then back: requests never notice,
+/// spans made while it is down are counted as failed, and spans made after
+/// its return arrive.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_down_mid_run_and_back_loses_only_the_outage() {
+    let port = free_port();
+    let mut store = StoreProcess::start_on(port);
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        otlp_endpoint: Some(format!("http://127.0.0.1:{port}")),
+        ..Default::default()
+    });
+    let traced = |n: u8| format!("00-{}-eee19b7ec3c1b174-01", format!("{n:02x}").repeat(16));
+    assert_eq!(chain.get(&[("traceparent", &traced(1))]).await.0, 200);
+    assert_eq!(store.wait_for_trace(&"01".repeat(16), 5).await.len(), 5);
+
+    store.process.signal("KILL");
+    store.process.wait_exit(Duration::from_secs(5));
+    for _ in 0..10 {
+        let (code, _, took) = chain.get(&[]).await;
+        assert_eq!(code, 200);
+        assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+    chain
+        .a
+        .process
+        .stderr_line(|l| l.contains("span export failed"));
+
+    let store = StoreProcess::start_on(port);
+    assert_eq!(chain.get(&[("traceparent", &traced(2))]).await.0, 200);
+    assert_eq!(store.wait_for_trace(&"02".repeat(16), 5).await.len(), 5);
+    let metrics = reqwest::get(format!("http://{}/metrics", chain.a.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("tracelab_spans_failed_total 0\n"),
+        "the outage's spans are counted as failed:\n{metrics}"
+    );
+}
+
 /// A collector that accepts connections and never answers: requests are
 /// unaffected, and shutdown still ends promptly (drain, then at most the
 /// flush timeout), exit code 0.

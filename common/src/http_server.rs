@@ -188,6 +188,25 @@ fn protocol_version(version: Version) -> &'static str {
     }
 }
 
+/// How many connections may wait to be accepted. Tokio's default is 128:
+/// when app-a opens hundreds of connections to app-b at once (the burst
+/// benchmark), the kernel drops the overflow and clients retry a second
+/// later. Linux caps this at `net.core.somaxconn` (4096 by default).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `address` with [`LISTEN_BACKLOG`].
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // Restarting on the same port must not wait for old connections' TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serve `router` on `listener` until `shutdown` completes, then stop
 /// accepting, report not-ready, and let in-flight requests finish for up to
 /// `grace`. Requests still running after that are cut off (their spans end

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
 
 use crate::env::{ConfigErrors, Env};
 use crate::http_server::{self, Readiness};
@@ -109,7 +108,7 @@ async fn serve_until<S: Service>(
 ) -> ExitCode {
     let settings = service.server().clone();
     let address = SocketAddr::new(settings.bind, settings.port);
-    let listener = match TcpListener::bind(address).await {
+    let listener = match http_server::bind(address) {
         Ok(listener) => listener,
         Err(e) => {
             tracing::error!(%address, "cannot listen: {e}");

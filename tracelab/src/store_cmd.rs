@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use trace_store::auth::Token;
@@ -43,7 +42,7 @@ impl RunningStore {
             ),
         };
         let bind = |port: u16, what: &'static str| async move {
-            TcpListener::bind((args.bind, port)).await.with_context(|| {
+            common::http_server::bind(std::net::SocketAddr::new(args.bind, port)).with_context(|| {
                 format!("cannot listen on {}:{port} for {what} (is another tracelab or collector running?)", args.bind)
             })
         };

@@ -37,7 +37,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 /// environment on (here a zero wait), and stops every child on SIGINT.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
-    let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
+    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
     let mut lab = Process::start(
         &[
             "--app-a-port",
@@ -50,6 +50,8 @@ async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
             &ports[3],
             "--query-port",
             &ports[4],
+            "--grpc-port",
+            &ports[5],
             "--color",
             "never",
         ],
@@ -110,7 +112,7 @@ async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
 /// stdin pipe closes and they shut down by themselves.
 #[tokio::test(flavor = "multi_thread")]
 async fn services_stop_when_the_lab_is_killed() {
-    let ports: Vec<String> = (0..5).map(|_| free_port().to_string()).collect();
+    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
     let mut lab = Process::start(
         &[
             "--app-a-port",
@@ -123,6 +125,8 @@ async fn services_stop_when_the_lab_is_killed() {
             &ports[3],
             "--query-port",
             &ports[4],
+            "--grpc-port",
+            &ports[5],
         ],
         &[],
     );

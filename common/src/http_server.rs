@@ -18,6 +18,7 @@ use axum::http::{Method, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use opentelemetry::trace::Status;
 use opentelemetry_semantic_conventions::attribute::{
     CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
@@ -228,6 +229,11 @@ pub async fn serve(
         );
         let _ = draining_tx.send(true);
     };
+    // Replies are small and written as they are ready: don't let Nagle's
+    // algorithm hold a segment back waiting for an ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

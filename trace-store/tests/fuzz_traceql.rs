@@ -74,21 +74,58 @@ fn query() -> impl Strategy<Value = String> {
     prop::collection::vec(token, 0..40).prop_map(|tokens| tokens.join(" "))
 }
 
+/// The committed corpus: one query per line, each valid.
+fn corpus() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/traceql.txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parse `q`; what parses is evaluated over the dataset, errors carry a position.
+fn parse_and_run(q: &str) -> Result<(), TestCaseError> {
+    match traceql::parse(q) {
+        Ok(query) => {
+            for trace in dataset::store().recent_traces(usize::MAX) {
+                let _ = query.evaluate(&trace);
+            }
+        }
+        Err(ParseError::Syntax { line, col, .. }) => prop_assert!(line >= 1 && col >= 1),
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+#[test]
+fn every_corpus_query_parses() {
+    for q in corpus() {
+        traceql::parse(&q).unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_queries_parse_or_fail_with_a_position(q in query()) {
-        match traceql::parse(&q) {
-            Ok(query) => {
-                let store = dataset::store();
-                for trace in store.recent_traces(usize::MAX) {
-                    let _ = query.evaluate(&trace);
-                }
-            }
-            Err(ParseError::Syntax { line, col, .. }) => prop_assert!(line >= 1 && col >= 1),
-            Err(_) => {}
+    fn mutated_corpus_queries_parse_or_fail_with_a_position(
+        pick in any::<usize>(),
+        cuts in prop::collection::vec((any::<usize>(), any::<usize>(), prop::sample::select(TOKENS)), 1..4),
+    ) {
+        let corpus = corpus();
+        let mut q: Vec<char> = corpus[pick % corpus.len()].chars().collect();
+        for (at, len, token) in cuts {
+            let at = at % (q.len() + 1);
+            let end = (at + len % 4).min(q.len());
+            q.splice(at..end, token.chars());
         }
+        parse_and_run(&q.into_iter().collect::<String>())?;
+    }
+
+    #[test]
+    fn random_queries_parse_or_fail_with_a_position(q in query()) {
+        parse_and_run(&q)?;
     }
 
     #[test]

@@ -144,11 +144,16 @@ pub(super) struct BuildInfo {
     go_version: &'static str,
 }
 
+/// The Tempo release whose query API the store answers like. Grafana reads
+/// `version` to decide which Tempo features to offer, so it names the API we
+/// speak rather than this crate's own version, which goes in `revision`.
+const TEMPO_API_VERSION: &str = "2.9.0";
+
 /// `GET /api/status/buildinfo`.
 pub(super) async fn build_info() -> Json<BuildInfo> {
     Json(BuildInfo {
-        version: env!("CARGO_PKG_VERSION"),
-        revision: "",
+        version: TEMPO_API_VERSION,
+        revision: concat!("tracelab-store ", env!("CARGO_PKG_VERSION")),
         branch: "",
         build_date: "",
         build_user: "",

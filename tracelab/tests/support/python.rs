@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{DEADLINE, Process, collect};
+use super::{DEADLINE, Process};
 
 /// The workspace root.
 fn root() -> &'static Path {
@@ -44,25 +44,15 @@ pub fn venv() -> &'static Path {
 /// child's.
 pub fn spawn(program: &str, args: &[&str], env: &[(&str, String)]) -> Process {
     let bin = venv().join("bin");
-    let mut child = Command::new(bin.join(program))
+    let mut command = Command::new(bin.join(program));
+    command
         .args(args)
         .current_dir(root())
         .env_clear()
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .env("PYTHONUNBUFFERED", "1")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} starts: {e}"));
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-    Process {
-        child,
-        stdout,
-        stderr,
-    }
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    Process::spawn(command)
 }
 
 /// A port that was free a moment ago. Flask's development server needs a
@@ -143,7 +133,7 @@ impl PythonApp {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let until = Instant::now() + DEADLINE;
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = process.child.try_wait().unwrap() {
+            if let Some(status) = process.try_wait() {
                 panic!(
                     "{} exited ({status}) before serving:\n{}",
                     app.name(),

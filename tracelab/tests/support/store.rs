@@ -1,0 +1,181 @@
+//! The store as its own process, and its traces read back as flat spans.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
+use opentelemetry_proto::tonic::trace::v1::{Span, TracesData};
+use prost::Message;
+
+use super::process::{DEADLINE, Process};
+
+/// The embedded store as its own process.
+pub struct StoreProcess {
+    pub process: Process,
+    pub otlp: SocketAddr,
+    pub grpc: SocketAddr,
+    pub query: SocketAddr,
+}
+
+impl StoreProcess {
+    /// Start a store on free ports.
+    pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// Start a store whose OTLP/HTTP receiver listens on `otlp_port`.
+    pub fn start_on(otlp_port: u16) -> Self {
+        Self::start_with(otlp_port, &[])
+    }
+
+    /// Start a store on `otlp_port` with `env` (e.g. a token).
+    pub fn start_with(otlp_port: u16, env: &[(&str, String)]) -> Self {
+        let otlp_port = otlp_port.to_string();
+        let process = Process::start(
+            &[
+                "store",
+                "--otlp-port",
+                &otlp_port,
+                "--grpc-port",
+                "0",
+                "--query-port",
+                "0",
+            ],
+            env,
+        );
+        let otlp = address_after(
+            &process.stdout_line(|l| l.starts_with("OTLP receiver on")),
+            "http://",
+        );
+        let grpc = address_after(
+            &process.stdout_line(|l| l.starts_with("OTLP/gRPC receiver on")),
+            "http://",
+        );
+        let query = address_after(
+            &process.stdout_line(|l| l.starts_with("query API on")),
+            "http://",
+        );
+        Self {
+            process,
+            otlp,
+            grpc,
+            query,
+        }
+    }
+
+    /// The trace `trace_id` (32 hex digits) once it has `spans` spans.
+    pub async fn wait_for_trace(&self, trace_id: &str, spans: usize) -> Vec<FlatSpan> {
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/api/traces/{trace_id}", self.query);
+        let until = Instant::now() + DEADLINE;
+        let mut seen = 0;
+        loop {
+            let response = client
+                .get(&url)
+                .header("Accept", "application/protobuf")
+                .send()
+                .await
+                .unwrap();
+            if response.status() == 200 {
+                let data =
+                    TracesData::decode(response.bytes().await.unwrap()).expect("protobuf trace");
+                let flat = flatten(&data);
+                seen = flat.len();
+                if seen >= spans {
+                    return flat;
+                }
+            }
+            assert!(
+                Instant::now() < until,
+                "trace {trace_id} has {seen} of {spans} spans after {DEADLINE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The id of the only trace in the store, waiting for it to appear.
+    pub async fn only_trace_id(&self) -> String {
+        let url = format!("http://{}/api/search", self.query);
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            if let Some(traces) = body["traces"].as_array().filter(|t| !t.is_empty()) {
+                assert_eq!(traces.len(), 1, "one trace expected: {body}");
+                // Search strips leading zeros; ids in URLs accept that form.
+                return format!("{:0>32}", traces[0]["traceID"].as_str().unwrap());
+            }
+            assert!(
+                Instant::now() < until,
+                "no trace in the store after {DEADLINE:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn address_after(line: &str, prefix: &str) -> SocketAddr {
+    let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+    rest.split('/').next().unwrap().parse().unwrap()
+}
+
+/// One span with its service, flattened for assertions.
+#[derive(Debug, Clone)]
+pub struct FlatSpan {
+    pub service: String,
+    pub resource: HashMap<String, Value>,
+    pub span: Span,
+}
+
+impl FlatSpan {
+    /// A span attribute.
+    pub fn attr(&self, key: &str) -> Option<&Value> {
+        self.span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)?
+            .value
+            .as_ref()?
+            .value
+            .as_ref()
+    }
+}
+
+fn flatten(data: &TracesData) -> Vec<FlatSpan> {
+    let mut out = Vec::new();
+    for rs in &data.resource_spans {
+        let resource: HashMap<String, Value> = rs
+            .resource
+            .iter()
+            .flat_map(|r| &r.attributes)
+            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?.value?)))
+            .collect();
+        let service = match resource.get("service.name") {
+            Some(Value::StringValue(s)) => s.clone(),
+            _ => String::new(),
+        };
+        for ss in &rs.scope_spans {
+            for span in &ss.spans {
+                out.push(FlatSpan {
+                    service: service.clone(),
+                    resource: resource.clone(),
+                    span: span.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A string attribute value.
+pub fn s(v: &str) -> Value {
+    Value::StringValue(v.to_owned())
+}
+
+/// An integer attribute value.
+pub fn i(v: i64) -> Value {
+    Value::IntValue(v)
+}
+
+/// Keep `AnyValue` in scope for callers that build values.
+pub type Any = AnyValue;

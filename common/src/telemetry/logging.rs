@@ -78,14 +78,13 @@ impl LogFormatter {
 }
 
 /// The trace and span id of the current span, when it is being traced.
-fn current_ids<S>(
-    ctx: &FmtContext<'_, S, impl for<'a> FormatFields<'a> + 'static>,
-) -> Option<(String, String)>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let id = ctx.lookup_current()?.id();
+///
+/// The log layer sees events only (its spans would cost a formatted copy
+/// of every field of every request's span), so the current span is asked
+/// of the dispatcher, which tracks it for all layers.
+fn current_ids() -> Option<(String, String)> {
     let cx = tracing::dispatcher::get_default(|dispatch| {
+        let id = dispatch.current_span().id()?.clone();
         tracing_opentelemetry::get_otel_context(&id, dispatch)
     })?;
     let span = cx.span();
@@ -105,7 +104,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let ids = current_ids(ctx);
+        let ids = current_ids();
         match self.format {
             LogFormat::Text => {
                 let mut line = String::new();
@@ -125,8 +124,11 @@ where
                 object.insert("level".into(), meta.level().as_str().into());
                 object.insert("target".into(), meta.target().into());
                 event.record(&mut JsonVisitor(&mut object));
-                if let Some(span) = ctx.lookup_current() {
-                    object.insert("span".into(), span.name().into());
+                let span = tracing::dispatcher::get_default(|d| {
+                    d.current_span().metadata().map(|m| m.name())
+                });
+                if let Some(name) = span {
+                    object.insert("span".into(), name.into());
                 }
                 if let Some((trace_id, span_id)) = ids {
                     object.insert("trace_id".into(), trace_id.into());

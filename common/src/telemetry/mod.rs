@@ -160,8 +160,12 @@ pub fn init(
     let fmt_layer = tracing_subscriber::fmt::layer()
         .event_format(logging::LogFormatter::new(logs.format))
         .with_writer(std::io::stderr)
+        // Events only: the layer would otherwise format and keep a copy of
+        // every field of every span, for log lines that show trace ids instead.
         .with_filter(
-            EnvFilter::try_new(&logs.filter).unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+            EnvFilter::try_new(&logs.filter)
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+                .and(filter_fn(|meta| meta.is_event())),
         );
 
     tracing_subscriber::registry()

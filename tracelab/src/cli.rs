@@ -144,8 +144,8 @@ pub struct ServeArgs {
 /// Options of the trace store, alone or in the lab.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// Address the store listens on. Loopback by default: the store has no
-    /// authentication.
+    /// Address the store listens on (in the lab, the services too). Loopback
+    /// by default; any other address needs a token (`--token`).
     #[arg(long, env = "TRACELAB_BIND", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub bind: IpAddr,
     /// Port of the OTLP/HTTP receiver (`POST /v1/traces`); 0 picks a free one.

@@ -7,7 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    Chain, ChainOptions, Next, ServiceProcess, StoreProcess, chain_order, fake_server, open_fds, s,
+    Chain, ChainOptions, Next, ServiceProcess, StoreProcess, chain_order, eventually, fake_server,
+    open_fds, s,
 };
 
 fn free_port() -> u16 {
@@ -267,18 +268,16 @@ async fn sigterm_under_load_completes_every_accepted_request() {
         })
         .collect();
     // Every request is inside app-b's wait when app-b has logged it.
-    let until = Instant::now() + Duration::from_secs(15);
-    while chain
-        .b
-        .process
-        .stderr_text()
-        .matches("request started")
-        .count()
-        < IN_FLIGHT
-    {
-        assert!(Instant::now() < until, "requests did not all arrive");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("all requests inside app-b's wait", || async {
+        chain
+            .b
+            .process
+            .stderr_text()
+            .matches("request started")
+            .count()
+            >= IN_FLIGHT
+    })
+    .await;
     chain.a.process.signal("TERM");
     for request in requests {
         assert_eq!(
@@ -296,20 +295,13 @@ async fn sigterm_under_load_completes_every_accepted_request() {
     );
 
     // 64 traces of 5 spans: app-a's were flushed at exit, b's and c's follow.
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let metrics = reqwest::get(format!("http://{}/metrics", chain.store.query))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics.contains(&format!("tracelab_store_spans {}\n", 5 * IN_FLIGHT)) {
-            break;
-        }
-        assert!(Instant::now() < until, "spans missing:\n{metrics}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let expected = format!("tracelab_store_spans {}\n", 5 * IN_FLIGHT);
+    let metrics = format!("http://{}/metrics", chain.store.query);
+    eventually("every span of the 64 requests in the store", || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        text.contains(&expected)
+    })
+    .await;
 }
 
 /// SIGKILL of app-b: app-a answers 502 in its own words, and recovers as

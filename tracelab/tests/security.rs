@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Chain, ChainOptions, Process, StoreProcess};
+use support::{Chain, ChainOptions, Process, StoreProcess, eventually};
 
 const TOKEN: &str = "correct-horse-battery-staple";
 
@@ -101,28 +101,21 @@ async fn with_a_token_every_request_must_carry_it() {
         ..Default::default()
     });
     assert_eq!(chain.get(&[]).await.0, 200);
-    let until = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let metrics = http
-            .get(format!("http://{}/metrics", store.query))
+    let metrics = format!("http://{}/metrics", store.query);
+    eventually("the chain's spans in the store", || async {
+        let response = http
+            .get(&metrics)
             .header("Authorization", &bearer)
             .send()
             .await
             .unwrap();
-        if metrics
+        response
             .text()
             .await
             .unwrap()
             .contains("tracelab_store_spans 5\n")
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "the chain's spans did not arrive"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     // The viewers send the token from TRACELAB_TOKEN.
     let store_url = format!("http://{}", store.query);

@@ -15,5 +15,5 @@ pub mod python;
 mod store;
 
 pub use chain::{Chain, ChainOptions, Next, ServiceProcess, chain_order, fake_server};
-pub use process::{DEADLINE, Process, open_fds};
+pub use process::{DEADLINE, Process, eventually, open_fds};
 pub use store::{Any, FlatSpan, StoreProcess, i, s};

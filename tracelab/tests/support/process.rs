@@ -154,3 +154,17 @@ fn wait_line(lines: &Lines, pred: &dyn Fn(&str) -> bool, which: &str, process: &
 pub fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
+
+/// Wait until `check` is true, asking every 20 ms, for up to [`DEADLINE`];
+/// panic with `what` if it never is. The one way the tests wait.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let until = Instant::now() + DEADLINE;
+    while !check().await {
+        assert!(Instant::now() < until, "{what}: not within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -33,30 +33,32 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Start the lab on free ports, with `args` and `env` added; its ports in
+/// the order app-a, app-b, app-c, OTLP, query, gRPC.
+fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
+    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+    let flags = [
+        "--app-a-port",
+        "--app-b-port",
+        "--app-c-port",
+        "--otlp-port",
+        "--query-port",
+        "--grpc-port",
+    ];
+    let mut all: Vec<&str> = flags
+        .iter()
+        .zip(&ports)
+        .flat_map(|(f, p)| [*f, p.as_str()])
+        .collect();
+    all.extend_from_slice(args);
+    (Process::start(&all, env), ports)
+}
+
 /// The lab starts, answers on app-a, draws the trace, passes its own
 /// environment on (here a zero wait), and stops every child on SIGINT.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
-    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
-    let mut lab = Process::start(
-        &[
-            "--app-a-port",
-            &ports[0],
-            "--app-b-port",
-            &ports[1],
-            "--app-c-port",
-            &ports[2],
-            "--otlp-port",
-            &ports[3],
-            "--query-port",
-            &ports[4],
-            "--grpc-port",
-            &ports[5],
-            "--color",
-            "never",
-        ],
-        &[("APP_B_DELAY_MS", "0".to_owned())],
-    );
+    let (mut lab, ports) = start_lab(&["--color", "never"], &[("APP_B_DELAY_MS", "0".to_owned())]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
     let children = children_of(lab.pid());
     assert_eq!(children.len(), 3, "three service processes: {children:?}");
@@ -112,24 +114,7 @@ async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
 /// stdin pipe closes and they shut down by themselves.
 #[tokio::test(flavor = "multi_thread")]
 async fn services_stop_when_the_lab_is_killed() {
-    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
-    let mut lab = Process::start(
-        &[
-            "--app-a-port",
-            &ports[0],
-            "--app-b-port",
-            &ports[1],
-            "--app-c-port",
-            &ports[2],
-            "--otlp-port",
-            &ports[3],
-            "--query-port",
-            &ports[4],
-            "--grpc-port",
-            &ports[5],
-        ],
-        &[],
-    );
+    let (mut lab, _) = start_lab(&[], &[]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
     let children = children_of(lab.pid());
     assert_eq!(children.len(), 3);

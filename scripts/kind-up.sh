@@ -25,13 +25,7 @@ Environment (default):
 USAGE
 }
 
-for arg in "$@"; do
-  case "${arg}" in
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: ${arg}" ;;
-  esac
-done
+parse_standard_args "$@"
 
 need kind "${HINT_KIND}"
 need docker "${HINT_DOCKER}"

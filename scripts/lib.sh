@@ -77,6 +77,19 @@ quote_cmd() {
   printf '%s' "${out% }"
 }
 
+# parse_standard_args "$@": the arguments of a script that takes only
+# --dry-run and --help (the caller defines usage()); anything else is an error.
+parse_standard_args() {
+  local arg
+  for arg in "$@"; do
+    case "${arg}" in
+      --dry-run) DRY_RUN=1 ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument: ${arg}" ;;
+    esac
+  done
+}
+
 # need TOOL HINT: fail early, saying how to install a missing prerequisite.
 # A dry run only warns, so the commands can be reviewed on any machine.
 need() {

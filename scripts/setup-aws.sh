@@ -36,13 +36,7 @@ Prints the role ARN at the end; scripts/deploy.sh eks finds it by name.
 USAGE
 }
 
-for arg in "$@"; do
-  case "${arg}" in
-    --dry-run) DRY_RUN=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: ${arg}" ;;
-  esac
-done
+parse_standard_args "$@"
 
 need aws "${HINT_AWS}"
 if [[ "${AUTH_MODE}" == irsa ]]; then

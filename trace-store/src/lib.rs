@@ -22,7 +22,7 @@
 //! - [`auth`]: the optional bearer token, required when the store is not on loopback.
 //! - [`model`]: [`TraceId`] and [`SpanId`], with Tempo's rules for ids in URLs.
 //! - [`store`]: the bounded in-memory [`Store`]; readers get [`Trace`] snapshots of
-//!   [`SpanRecord`]s (an OTLP span plus its resource and scope).
+//!   [`SpanRecord`]s (a compact span, sharing strings and its resource and scope with the store).
 //! - [`ingest`]: the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip), an axum router.
 //! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router.
 //! - [`traceql`]: Tempo's query language (a real subset): parse a query once, evaluate it per

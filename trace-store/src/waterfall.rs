@@ -67,7 +67,7 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
         .unwrap_or(0);
     let name_width = rows
         .iter()
-        .map(|(d, s)| d * 2 + s.span.name.chars().count())
+        .map(|(d, s)| d * 2 + s.name().chars().count())
         .max()
         .unwrap_or(0);
     let durations: Vec<String> = rows
@@ -83,7 +83,7 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
     for ((depth, span), duration) in rows.iter().zip(&durations) {
         let service = span.service_name();
         let service_pad = " ".repeat(service_width - service.chars().count());
-        let name = format!("{}{}", "  ".repeat(*depth), span.span.name);
+        let name = format!("{}{}", "  ".repeat(*depth), span.name());
         let name_pad = " ".repeat(name_width - name.chars().count());
         let (offset, len) = bar(
             span.start_unix_nano().saturating_sub(trace_start),
@@ -113,9 +113,7 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
 }
 
 fn span_nanos(span: &SpanRecord) -> u64 {
-    span.span
-        .end_time_unix_nano
-        .saturating_sub(span.span.start_time_unix_nano)
+    span.end_unix_nano().saturating_sub(span.start_unix_nano())
 }
 
 /// Cell offset and length of a span's bar: offset rounds down, length rounds to nearest but is

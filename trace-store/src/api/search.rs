@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{Query, State};
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use serde::Serialize;
 
 use super::spansets::{SpanSetJson, spansets_json};
@@ -220,15 +220,23 @@ fn service_stats(trace: &Trace) -> BTreeMap<String, ServiceStats> {
 /// Whether the span or its resource has attribute `key` whose value contains `wanted`, ignoring case.
 fn span_has_tag(record: &SpanRecord, key: &str, wanted: &str) -> bool {
     let wanted = wanted.to_lowercase();
-    let hit = |attributes: &[KeyValue]| {
-        attributes
+    let hit = |text: String| text.to_lowercase().contains(&wanted);
+    let in_span = record
+        .attributes()
+        .iter()
+        .filter(|a| a.key == key)
+        .filter_map(|a| a.value.to_proto())
+        .filter_map(|v| as_text(&v))
+        .any(hit);
+    in_span
+        || record
+            .resource()
+            .attributes
             .iter()
             .filter(|kv| kv.key == key)
             .filter_map(|kv| kv.value.as_ref())
             .filter_map(as_text)
-            .any(|text| text.to_lowercase().contains(&wanted))
-    };
-    hit(&record.span.attributes) || hit(&record.resource.attributes)
+            .any(hit)
 }
 
 /// Scalar attribute values as text; arrays, maps and bytes never match a tag.
@@ -298,7 +306,7 @@ impl TraceSummary {
             root_service_name: root
                 .map_or(NO_ROOT_SERVICE, SpanRecord::service_name)
                 .to_owned(),
-            root_trace_name: root.map(|r| r.span.name.clone()).unwrap_or_default(),
+            root_trace_name: root.map(|r| r.name().to_owned()).unwrap_or_default(),
             start_time_unix_nano: trace.start_unix_nano().to_string(),
             // Tempo truncates to whole milliseconds in a uint32.
             duration_ms: u32::try_from(trace.duration().as_millis()).unwrap_or(u32::MAX),

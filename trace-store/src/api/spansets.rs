@@ -67,7 +67,7 @@ pub(super) fn spansets_json(
                     let record = trace.spans.get(i)?;
                     Some(SpanJson {
                         span_id: record.span_id().to_string(),
-                        name: with_name.then(|| record.span.name.clone()),
+                        name: with_name.then(|| record.name().to_owned()),
                         start_time_unix_nano: record.start_unix_nano().to_string(),
                         duration_nanos: record.duration().as_nanos().to_string(),
                         attributes: values

@@ -99,11 +99,11 @@ fn scope(params: &HashMap<String, String>) -> Result<Option<&str>, BadRequest> {
 fn collect_names(store: &Store, scan: &Scan) -> [BTreeSet<String>; 5] {
     let mut names: [BTreeSet<String>; 5] = Default::default();
     let mut count = 0;
-    let mut add = |set: &mut BTreeSet<String>, attributes: &[KeyValue]| {
-        for kv in attributes {
+    let mut add = |set: &mut BTreeSet<String>, keys: &mut dyn Iterator<Item = &str>| {
+        for key in keys {
             // Look before inserting so a known name costs no allocation.
-            if count < MAX_TAG_VALUES && !set.contains(&kv.key) {
-                set.insert(kv.key.clone());
+            if count < MAX_TAG_VALUES && !set.contains(key) {
+                set.insert(key.to_owned());
                 count += 1;
             }
         }
@@ -111,18 +111,26 @@ fn collect_names(store: &Store, scan: &Scan) -> [BTreeSet<String>; 5] {
     scan.run(store, |trace, spans| {
         for record in spans.iter().filter_map(|&i| trace.spans.get(i)) {
             let [resource, span, event, link, scope] = &mut names;
-            add(resource, &record.resource.attributes);
-            add(span, &record.span.attributes);
-            for e in &record.span.events {
-                add(event, &e.attributes);
+            add(resource, &mut proto_keys(&record.resource().attributes));
+            add(
+                span,
+                &mut record.attributes().iter().map(|a| a.key.as_str()),
+            );
+            for e in record.events() {
+                add(event, &mut proto_keys(&e.attributes));
             }
-            for l in &record.span.links {
-                add(link, &l.attributes);
+            for l in record.links() {
+                add(link, &mut proto_keys(&l.attributes));
             }
-            add(scope, &record.scope.attributes);
+            add(scope, &mut proto_keys(&record.scope().attributes));
         }
     });
     names
+}
+
+/// The keys of OTLP attributes, for [`collect_names`].
+fn proto_keys(attributes: &[KeyValue]) -> impl Iterator<Item = &str> {
+    attributes.iter().map(|kv| kv.key.as_str())
 }
 
 /// `GET /api/search/tags`.

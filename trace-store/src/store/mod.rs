@@ -5,7 +5,14 @@
 //! The bound counts spans, not traces, because spans are what cost memory.
 //!
 //! Readers get snapshot copies ([`Trace`]) so nothing outside this module holds the lock.
+//!
+//! Spans are kept compact ([`span`]): strings, attribute lists and resources are interned
+//! ([`strings`]), so memory per span is a few hundred bytes at most rather than the 2 KB of the
+//! decoded OTLP structure.
 
+mod source;
+mod span;
+mod strings;
 mod trace;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -14,7 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::broadcast;
 
-pub use self::trace::{SpanRecord, Trace};
+pub use self::strings::Interner;
+pub use self::trace::{AttrValue, Attribute, Source, SpanRecord, Trace};
 use crate::model::TraceId;
 
 /// How many trace ids a [`Store::subscribe`] receiver may fall behind before it misses some.
@@ -68,6 +76,9 @@ struct Shared {
     // A std Mutex, not tokio's: every critical section is short, CPU-only work and never holds
     // the lock across an `.await`, which is the case the tokio docs recommend std's lock for.
     state: Mutex<State>,
+    // Its own lock, so converting a request (under this one) does not block readers (under
+    // `state`). Never taken while `state` is held.
+    strings: Mutex<Interner>,
     max_spans: usize,
     // Outside the lock: sending never blocks, and receivers need no lock to read.
     new_spans: broadcast::Sender<TraceId>,
@@ -89,6 +100,7 @@ impl Store {
         Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
+                strings: Mutex::new(Interner::default()),
                 max_spans,
                 new_spans,
             }),
@@ -103,7 +115,7 @@ impl Store {
     /// Validate first (every trace id 16 bytes, span id 8 bytes, parent span id empty or
     /// 8 bytes), then store all spans of the request or none. Returns the number stored.
     pub fn insert(&self, request: ExportTraceServiceRequest) -> Result<usize, InsertError> {
-        let records = into_records(request)?;
+        let records = into_records(request, &mut self.strings())?;
         let count = records.len();
         if count > self.shared.max_spans {
             return Err(InsertError::TooManySpans {
@@ -149,6 +161,8 @@ impl Store {
             }
             state.span_count += count;
         }
+        // After the state lock is released: eviction may have left strings unused.
+        self.strings().sweep_if_due();
 
         tracing::debug!(spans = count, traces = touched.len(), "stored spans");
         for id in touched {
@@ -222,6 +236,20 @@ impl Store {
         self.shared.new_spans.subscribe()
     }
 
+    /// How many distinct strings, sources and attribute lists the store's interner holds.
+    pub fn interned(&self) -> (usize, usize, usize) {
+        self.strings().table_sizes()
+    }
+
+    fn strings(&self) -> MutexGuard<'_, Interner> {
+        // The interner's tables stay consistent across a panic (each call adds or removes
+        // whole entries), so a poisoned lock is still usable.
+        self.shared
+            .strings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave `State` half-updated in a way readers
         // would trip on (counts are updated last), so keep serving rather than poison forever.
@@ -257,25 +285,23 @@ impl State {
     }
 }
 
-/// Checks every id and flattens the request into (trace id, record) pairs, sharing each
-/// resource and scope between its spans.
+/// Checks every id and flattens the request into (trace id, record) pairs, interning strings
+/// and sources on the way.
 fn into_records(
     request: ExportTraceServiceRequest,
+    strings: &mut Interner,
 ) -> Result<Vec<(TraceId, SpanRecord)>, InsertError> {
     let mut records = Vec::new();
     for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
-        let resource = Arc::new(resource_spans.resource.unwrap_or_default());
-        let resource_schema_url: Arc<str> = resource_spans.schema_url.into();
+        let resource = resource_spans.resource.unwrap_or_default();
         for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
-            let scope = Arc::new(scope_spans.scope.unwrap_or_default());
-            let scope_schema_url: Arc<str> = scope_spans.schema_url.into();
-            for (i, mut span) in scope_spans.spans.into_iter().enumerate() {
-                // The decoder grows these vectors by doubling; a stored span
-                // lives long, so give back the spare capacity (a third of a
-                // span's memory for ten attributes).
-                span.attributes.shrink_to_fit();
-                span.events.shrink_to_fit();
-                span.links.shrink_to_fit();
+            let source = strings.source(
+                resource.clone(),
+                resource_spans.schema_url.clone(),
+                scope_spans.scope.unwrap_or_default(),
+                scope_spans.schema_url,
+            );
+            for (i, span) in scope_spans.spans.into_iter().enumerate() {
                 let bad = |field, len, want| InsertError::BadIdLength {
                     resource: r,
                     scope: s,
@@ -287,19 +313,15 @@ fn into_records(
                 let Some(trace_id) = TraceId::from_bytes(&span.trace_id) else {
                     return Err(bad("trace id", span.trace_id.len(), "16"));
                 };
-                if span.span_id.len() != 8 {
-                    return Err(bad("span id", span.span_id.len(), "8"));
+                let (span_len, parent_len) = (span.span_id.len(), span.parent_span_id.len());
+                if span_len != 8 {
+                    return Err(bad("span id", span_len, "8"));
                 }
-                if !matches!(span.parent_span_id.len(), 0 | 8) {
-                    return Err(bad("parent span id", span.parent_span_id.len(), "0 or 8"));
+                if !matches!(parent_len, 0 | 8) {
+                    return Err(bad("parent span id", parent_len, "0 or 8"));
                 }
-                let record = SpanRecord {
-                    span,
-                    resource: Arc::clone(&resource),
-                    scope: Arc::clone(&scope),
-                    resource_schema_url: Arc::clone(&resource_schema_url),
-                    scope_schema_url: Arc::clone(&scope_schema_url),
-                };
+                let record = SpanRecord::from_proto(span, Arc::clone(&source), strings)
+                    .expect("ids checked above");
                 records.push((trace_id, record));
             }
         }

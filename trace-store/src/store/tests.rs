@@ -38,9 +38,9 @@ fn insert_then_read_back_sorted_by_start() {
     assert_eq!(store.insert(req), Ok(2));
 
     let trace = store.trace(&id(1)).expect("trace is stored");
-    let names: Vec<&str> = trace.spans.iter().map(|s| s.span.name.as_str()).collect();
+    let names: Vec<&str> = trace.spans.iter().map(|s| s.name()).collect();
     assert_eq!(names, ["early", "late"]);
-    assert_eq!(trace.root().map(|s| s.span.name.as_str()), Some("early"));
+    assert_eq!(trace.root().map(|s| s.name()), Some("early"));
     assert!(trace.is_complete());
     assert_eq!((trace.start_unix_nano(), trace.end_unix_nano()), (10, 90));
     assert_eq!(trace.duration(), Duration::from_nanos(80));

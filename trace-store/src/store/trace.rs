@@ -1,105 +1,19 @@
-//! What the store hands out: a [`Trace`] is a snapshot of one trace's spans, each a
-//! [`SpanRecord`] that keeps the OTLP span together with the resource and scope it came with.
+//! What the store hands out: a [`Trace`] is a snapshot of one trace's spans, each a compact
+//! [`SpanRecord`] (see [`super::span`]) that shares its strings and its resource and scope with
+//! the store.
 //!
-//! These are plain owned values, so readers (the query API, the waterfall, a later TraceQL engine
-//! or web viewer) work on them without holding the store's lock.
+//! These are plain owned values, so readers (the query API, the waterfall, the TraceQL engine,
+//! the web viewer) work on them without holding the store's lock. Cloning one copies the
+//! records and bumps reference counts; no string is copied.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, TracesData};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, TracesData};
 
+pub use super::span::{AttrValue, Attribute, Source, SpanRecord};
+use super::strings::Interner;
 use crate::model::{SpanId, TraceId};
-
-/// The service name used when a resource has no `service.name`, as the OTel SDKs do.
-const UNKNOWN_SERVICE: &str = "unknown_service";
-
-/// One stored span with the resource and instrumentation scope it was exported with.
-///
-/// The resource and scope are shared (`Arc`) by every span of the same export batch, so a trace
-/// of a thousand spans from one service holds one copy of the resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpanRecord {
-    /// The span as received. Its ids have been checked: 16-byte trace id, 8-byte span id,
-    /// parent span id empty or 8 bytes.
-    pub span: Span,
-    /// The resource (service) that produced the span.
-    pub resource: Arc<Resource>,
-    /// The instrumentation scope (library) that produced the span.
-    pub scope: Arc<InstrumentationScope>,
-    /// `ResourceSpans.schema_url` of the batch, kept so [`Trace::to_traces_data`] is lossless.
-    pub resource_schema_url: Arc<str>,
-    /// `ScopeSpans.schema_url` of the batch, kept for the same reason.
-    pub scope_schema_url: Arc<str>,
-}
-
-impl SpanRecord {
-    /// The resource's `service.name` string attribute, or `"unknown_service"`.
-    pub fn service_name(&self) -> &str {
-        self.resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "service.name")
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(name) => Some(name.as_str()),
-                _ => None,
-            })
-            .unwrap_or(UNKNOWN_SERVICE)
-    }
-
-    /// The span's id.
-    pub fn span_id(&self) -> SpanId {
-        // The store checked the length on insert; the fallback only guards hand-built records.
-        SpanId::from_bytes(&self.span.span_id).unwrap_or_default()
-    }
-
-    /// The parent's id, or `None` for a root span.
-    pub fn parent_span_id(&self) -> Option<SpanId> {
-        SpanId::from_bytes(&self.span.parent_span_id)
-    }
-
-    /// The span kind; unknown numbers read as `Unspecified`.
-    pub fn kind(&self) -> SpanKind {
-        SpanKind::try_from(self.span.kind).unwrap_or(SpanKind::Unspecified)
-    }
-
-    /// Whether the span's status is `Error`.
-    pub fn is_error(&self) -> bool {
-        self.span
-            .status
-            .as_ref()
-            .is_some_and(|s| s.code == StatusCode::Error as i32)
-    }
-
-    /// The value of the span's own attribute `key` (not the resource's; use
-    /// [`SpanRecord::resource`] for those). The first one wins if a key repeats.
-    pub fn attribute(&self, key: &str) -> Option<&AnyValue> {
-        self.span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)?
-            .value
-            .as_ref()
-    }
-
-    /// Start time in nanoseconds since the Unix epoch.
-    pub fn start_unix_nano(&self) -> u64 {
-        self.span.start_time_unix_nano
-    }
-
-    /// End − start; zero if the span ends before it starts.
-    pub fn duration(&self) -> Duration {
-        let nanos = self
-            .span
-            .end_time_unix_nano
-            .saturating_sub(self.span.start_time_unix_nano);
-        Duration::from_nanos(nanos)
-    }
-}
 
 /// A snapshot of one trace: every span the store holds for `id`, sorted by start time.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,24 +29,25 @@ impl Trace {
     /// protobuf), as a [`Trace`]; spans of other traces are left out. The
     /// inverse of [`Trace::to_traces_data`], for clients of the query API.
     pub fn from_traces_data(id: TraceId, data: TracesData) -> Trace {
+        // A table of its own: the strings are shared within this trace only.
+        let mut strings = Interner::default();
         let mut spans = Vec::new();
         for resource_spans in data.resource_spans {
-            let resource = Arc::new(resource_spans.resource.unwrap_or_default());
-            let resource_schema_url: Arc<str> = resource_spans.schema_url.into();
+            let resource = resource_spans.resource.unwrap_or_default();
             for scope_spans in resource_spans.scope_spans {
-                let scope = Arc::new(scope_spans.scope.unwrap_or_default());
-                let scope_schema_url: Arc<str> = scope_spans.schema_url.into();
+                let source = strings.source(
+                    resource.clone(),
+                    resource_spans.schema_url.clone(),
+                    scope_spans.scope.unwrap_or_default(),
+                    scope_spans.schema_url,
+                );
                 spans.extend(
                     scope_spans
                         .spans
                         .into_iter()
                         .filter(|span| span.trace_id == id.0)
-                        .map(|span| SpanRecord {
-                            span,
-                            resource: resource.clone(),
-                            scope: scope.clone(),
-                            resource_schema_url: resource_schema_url.clone(),
-                            scope_schema_url: scope_schema_url.clone(),
+                        .filter_map(|span| {
+                            SpanRecord::from_proto(span, Arc::clone(&source), &mut strings)
                         }),
                 );
             }
@@ -143,7 +58,7 @@ impl Trace {
 
     /// The root span: the earliest-starting span without a parent, if one has arrived.
     pub fn root(&self) -> Option<&SpanRecord> {
-        self.spans.iter().find(|s| s.span.parent_span_id.is_empty())
+        self.spans.iter().find(|s| s.parent_span_id().is_none())
     }
 
     /// Whether nothing is known to be missing: exactly one span lacks its
@@ -174,7 +89,7 @@ impl Trace {
     pub fn end_unix_nano(&self) -> u64 {
         self.spans
             .iter()
-            .map(|s| s.span.end_time_unix_nano)
+            .map(SpanRecord::end_unix_nano)
             .max()
             .unwrap_or(0)
     }
@@ -192,36 +107,36 @@ impl Trace {
     pub fn to_traces_data(&self) -> TracesData {
         let mut resource_spans: Vec<ResourceSpans> = Vec::new();
         for record in &self.spans {
+            let source = record.source();
             let resource_group = match resource_spans.iter_mut().position(|rs| {
-                rs.schema_url == *record.resource_schema_url
-                    && rs.resource.as_ref() == Some(&*record.resource)
+                rs.schema_url == source.resource_schema_url
+                    && rs.resource.as_ref() == Some(&source.resource)
             }) {
                 Some(index) => &mut resource_spans[index],
                 None => {
                     resource_spans.push(ResourceSpans {
-                        resource: Some((*record.resource).clone()),
+                        resource: Some(source.resource.clone()),
                         scope_spans: Vec::new(),
-                        schema_url: record.resource_schema_url.to_string(),
+                        schema_url: source.resource_schema_url.clone(),
                     });
                     resource_spans.last_mut().expect("just pushed")
                 }
             };
             let scopes = &mut resource_group.scope_spans;
             let scope_group = match scopes.iter().position(|ss| {
-                ss.schema_url == *record.scope_schema_url
-                    && ss.scope.as_ref() == Some(&*record.scope)
+                ss.schema_url == source.scope_schema_url && ss.scope.as_ref() == Some(&source.scope)
             }) {
                 Some(index) => &mut scopes[index],
                 None => {
                     scopes.push(ScopeSpans {
-                        scope: Some((*record.scope).clone()),
+                        scope: Some(source.scope.clone()),
                         spans: Vec::new(),
-                        schema_url: record.scope_schema_url.to_string(),
+                        schema_url: source.scope_schema_url.clone(),
                     });
                     scopes.last_mut().expect("just pushed")
                 }
             };
-            scope_group.spans.push(record.span.clone());
+            scope_group.spans.push(record.to_proto(self.id));
         }
         TracesData { resource_spans }
     }

@@ -159,10 +159,10 @@ impl<'a> Eval<'a> {
                 let present =
                     match field.per() {
                         Per::Span => field_value(field, &self.ctx, span, Elem::None) != Value::Nil,
-                        Per::Event => span.span.events.iter().any(|e| {
+                        Per::Event => span.events().iter().any(|e| {
                             field_value(field, &self.ctx, span, Elem::Event(e)) != Value::Nil
                         }),
-                        Per::Link => span.span.links.iter().any(|l| {
+                        Per::Link => span.links().iter().any(|l| {
                             field_value(field, &self.ctx, span, Elem::Link(l)) != Value::Nil
                         }),
                     };
@@ -176,8 +176,8 @@ impl<'a> Eval<'a> {
                 };
                 match cmp.per {
                     Per::Span => at(Elem::None),
-                    Per::Event => span.span.events.iter().any(|e| at(Elem::Event(e))),
-                    Per::Link => span.span.links.iter().any(|l| at(Elem::Link(l))),
+                    Per::Event => span.events().iter().any(|e| at(Elem::Event(e))),
+                    Per::Link => span.links().iter().any(|l| at(Elem::Link(l))),
                 }
             }
         }

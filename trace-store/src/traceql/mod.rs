@@ -235,8 +235,8 @@ impl Field {
             };
             match self.per() {
                 ast::Per::Span => emit(Elem::None),
-                ast::Per::Event => span.span.events.iter().for_each(|e| emit(Elem::Event(e))),
-                ast::Per::Link => span.span.links.iter().for_each(|l| emit(Elem::Link(l))),
+                ast::Per::Event => span.events().iter().for_each(|e| emit(Elem::Event(e))),
+                ast::Per::Link => span.links().iter().for_each(|l| emit(Elem::Link(l))),
             }
         }
     }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use super::ast::SpansetOp;
+use crate::model::SpanId;
 use crate::store::Trace;
 
 /// Parent links by index into `trace.spans`, and which spans connect to a root.
@@ -19,14 +20,14 @@ pub(crate) struct Tree {
 impl Tree {
     pub(crate) fn new(trace: &Trace) -> Self {
         let spans = &trace.spans;
-        let index: HashMap<&[u8], usize> = spans
+        let index: HashMap<SpanId, usize> = spans
             .iter()
             .enumerate()
-            .map(|(i, s)| (s.span.span_id.as_slice(), i))
+            .map(|(i, s)| (s.span_id(), i))
             .collect();
         let parent: Vec<Option<usize>> = spans
             .iter()
-            .map(|s| index.get(s.span.parent_span_id.as_slice()).copied())
+            .map(|s| s.parent_span_id().and_then(|p| index.get(&p).copied()))
             .collect();
         // 0 = unknown, 1 = reaches a root, 2 = does not (missing parent or a cycle).
         let mut state = vec![0u8; spans.len()];
@@ -41,7 +42,7 @@ impl Tree {
                     break 2; // a cycle of parent ids
                 }
                 path.push(at);
-                if spans[at].span.parent_span_id.is_empty() {
+                if spans[at].parent_span_id().is_none() {
                     break 1;
                 }
                 match parent[at] {

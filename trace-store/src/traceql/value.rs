@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use regex::Regex;
 
 use super::ast::{AttrScope, CmpOp, Field, IKind, Static};
-use crate::store::{SpanRecord, Trace};
+use crate::store::{AttrValue, SpanRecord, Trace};
 
 /// A value read from a span, or a literal of the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,16 +71,15 @@ pub(crate) fn field_value<'a>(
     span: &'a SpanRecord,
     elem: Elem<'a>,
 ) -> Value<'a> {
-    let s = &span.span;
     match field {
         Field::Attribute { scope, name } => match scope {
-            AttrScope::Span => find(&s.attributes, name),
-            AttrScope::Resource => find(&span.resource.attributes, name),
-            AttrScope::Unscoped => match find(&s.attributes, name) {
-                Value::Nil => find(&span.resource.attributes, name),
+            AttrScope::Span => span_attribute(span, name),
+            AttrScope::Resource => find(&span.resource().attributes, name),
+            AttrScope::Unscoped => match span_attribute(span, name) {
+                Value::Nil => find(&span.resource().attributes, name),
                 found => found,
             },
-            AttrScope::Instrumentation => find(&span.scope.attributes, name),
+            AttrScope::Instrumentation => find(&span.scope().attributes, name),
             AttrScope::Event => match elem {
                 Elem::Event(e) => find(&e.attributes, name),
                 _ => Value::Nil,
@@ -92,27 +91,27 @@ pub(crate) fn field_value<'a>(
             AttrScope::Parent => Value::Nil,
         },
         Field::Intrinsic(i) => match i.kind {
-            IKind::Name => Value::Str(&s.name),
-            IKind::Status => Value::Status(s.status.as_ref().map_or(0, |st| st.code)),
-            IKind::StatusMessage => Value::Str(s.status.as_ref().map_or("", |st| &st.message)),
-            IKind::Kind => Value::Kind(s.kind),
-            IKind::Duration => Value::Duration(nanos(s.start_time_unix_nano, s.end_time_unix_nano)),
-            IKind::SpanId => Value::Id(&s.span_id),
-            IKind::ParentId => Value::Id(&s.parent_span_id),
-            IKind::TraceId => Value::Id(&s.trace_id),
+            IKind::Name => Value::Str(span.name()),
+            IKind::Status => Value::Status(span.status_code()),
+            IKind::StatusMessage => Value::Str(span.status_message()),
+            IKind::Kind => Value::Kind(span.kind_number()),
+            IKind::Duration => Value::Duration(nanos(span.start_unix_nano(), span.end_unix_nano())),
+            IKind::SpanId => Value::Id(span.span_id_bytes()),
+            IKind::ParentId => Value::Id(span.parent_span_id_bytes()),
+            IKind::TraceId => Value::Id(&ctx.trace.id.0),
             IKind::TraceDuration => Value::Duration(ctx.duration),
-            IKind::RootName => ctx.root.map_or(Value::Nil, |r| Value::Str(&r.span.name)),
+            IKind::RootName => ctx.root.map_or(Value::Nil, |r| Value::Str(r.name())),
             IKind::RootService => ctx
                 .root
                 .map_or(Value::Nil, |r| Value::Str(r.service_name())),
-            IKind::ScopeName => Value::Str(&span.scope.name),
-            IKind::ScopeVersion => Value::Str(&span.scope.version),
+            IKind::ScopeName => Value::Str(&span.scope().name),
+            IKind::ScopeVersion => Value::Str(&span.scope().version),
             IKind::EventName => match elem {
                 Elem::Event(e) => Value::Str(&e.name),
                 _ => Value::Nil,
             },
             IKind::EventTimeSinceStart => match elem {
-                Elem::Event(e) => Value::Duration(nanos(s.start_time_unix_nano, e.time_unix_nano)),
+                Elem::Event(e) => Value::Duration(nanos(span.start_unix_nano(), e.time_unix_nano)),
                 _ => Value::Nil,
             },
             IKind::LinkTraceId => match elem {
@@ -138,6 +137,22 @@ fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Value<'a> {
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
         .map_or(Value::Nil, any)
+}
+
+/// The span's own attribute `key` (stored compact).
+fn span_attribute<'a>(span: &'a SpanRecord, key: &str) -> Value<'a> {
+    span.attribute(key).map_or(Value::Nil, stored)
+}
+
+/// A stored attribute value as a [`Value`].
+pub(crate) fn stored(value: &AttrValue) -> Value<'_> {
+    match value {
+        AttrValue::Str(s) => Value::Str(s),
+        AttrValue::Int(i) => Value::Int(*i),
+        AttrValue::Float(d) => Value::Float(*d),
+        AttrValue::Bool(b) => Value::Bool(*b),
+        AttrValue::Other(other) => other.as_deref().map_or(Value::Nil, any),
+    }
 }
 
 /// An OTLP value as a [`Value`]; bytes and key-value lists have no TraceQL type and read as nil.

@@ -3,7 +3,8 @@
 # resident memory per stored span, trace-by-id and TraceQL search latency
 # at 100k and 1M spans, and a flood past the bound. Prints a Markdown table.
 #
-#   scripts/bench-store.sh            all of it (a few minutes on 2 cores)
+#   scripts/bench-store.sh            all of it (a few minutes on 2 cores),
+#                                     plus 1M spans that share no attribute list
 #   scripts/bench-store.sh --quick    100k spans only
 #
 # The store runs as its own process (`tracelab store`, release build), so
@@ -12,9 +13,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 sizes=(100000 1000000)
+unique=1
 case "${1:-}" in
   -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  --quick) sizes=(100000) ;;
+  --quick) sizes=(100000) unique=0 ;;
   "") ;;
   *) echo "bench-store.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -52,6 +54,12 @@ for spans in "${sizes[@]}"; do
   "$bench_bin" --otlp "$otlp" --query "$query" --pid "$store_pid" --spans "$spans"
   stop_store
 done
+if ((unique)); then
+  run_store 1000000
+  echo "| **1000000 spans, each with a unique attribute (no shared attribute lists)** | |"
+  "$bench_bin" --otlp "$otlp" --query "$query" --pid "$store_pid" --spans 1000000 --unique
+  stop_store
+fi
 run_store 100000
 echo "| **flood: 1,000,000 spans into a store bounded at 100,000** | |"
 "$bench_bin" --otlp "$otlp" --query "$query" --pid "$store_pid" --spans 1000000 --flood

@@ -5,7 +5,10 @@
 //!
 //! The spans look like the chain's: traces of five spans over three
 //! services, each span with the HTTP semantic-convention attributes the
-//! services record; 1 trace in 100 has an error.
+//! services record; 1 trace in 100 has an error. With `--unique`, every
+//! span also carries an attribute whose value no other span has (a request
+//! id), so no two spans have the same attribute list: the store's worst
+//! case for memory, since it shares equal lists.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +32,7 @@ struct Args {
     spans: usize,
     connections: usize,
     flood: bool,
+    unique: bool,
 }
 
 fn args() -> Args {
@@ -39,6 +43,7 @@ fn args() -> Args {
         spans: 100_000,
         connections: 4,
         flood: false,
+        unique: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,9 +55,10 @@ fn args() -> Args {
             "--spans" => a.spans = value().parse().expect("--spans"),
             "--connections" => a.connections = value().parse().expect("--connections"),
             "--flood" => a.flood = true,
+            "--unique" => a.unique = true,
             "--help" | "-h" => {
                 println!(
-                    "store_bench --otlp HOST:PORT --query HOST:PORT --pid STORE_PID [--spans N] [--connections N] [--flood]"
+                    "store_bench --otlp HOST:PORT --query HOST:PORT --pid STORE_PID [--spans N] [--connections N] [--flood] [--unique]"
                 );
                 std::process::exit(0);
             }
@@ -93,7 +99,7 @@ fn resource(service: &str, instance: usize) -> Resource {
 }
 
 /// Trace number `n`: app-a SERVER, app-a CLIENT, app-b SERVER, app-b CLIENT, app-c SERVER.
-fn trace_spans(n: u64, start: u64) -> [Vec<Span>; 3] {
+fn trace_spans(n: u64, start: u64, unique: bool) -> [Vec<Span>; 3] {
     let trace_id = [n.to_be_bytes(), 0x7472_6163_656c_6162u64.to_be_bytes()].concat();
     let id = |i: u64| (n * 8 + i + 1).to_be_bytes().to_vec();
     let error = n.is_multiple_of(100);
@@ -144,7 +150,7 @@ fn trace_spans(n: u64, start: u64) -> [Vec<Span>; 3] {
         ],
         ..Default::default()
     };
-    [
+    let mut spans = [
         vec![
             server(0, None, 5000, 0, 900_000),
             client(1, 0, 5001, 50_000, 800_000),
@@ -154,15 +160,25 @@ fn trace_spans(n: u64, start: u64) -> [Vec<Span>; 3] {
             client(3, 2, 5002, 150_000, 400_000),
         ],
         vec![server(4, Some(3), 5002, 200_000, 100_000)],
-    ]
+    ];
+    if unique {
+        for (i, span) in spans.iter_mut().flatten().enumerate() {
+            span.attributes
+                .push(kv("request.id", s(&format!("{n:016x}-{i}"))));
+        }
+    }
+    spans
 }
 
 /// One OTLP request of `TRACES_PER_REQUEST` traces starting at trace `first`.
-fn request(first: u64) -> Vec<u8> {
+fn request(first: u64, unique: bool) -> Vec<u8> {
     let now = 1_760_000_000_000_000_000u64;
     let mut per_service: [Vec<Span>; 3] = Default::default();
     for n in first..first + TRACES_PER_REQUEST as u64 {
-        for (service, spans) in trace_spans(n, now + n * 1_000_000).into_iter().enumerate() {
+        for (service, spans) in trace_spans(n, now + n * 1_000_000, unique)
+            .into_iter()
+            .enumerate()
+        {
             per_service[service].extend(spans);
         }
     }
@@ -269,7 +285,7 @@ async fn main() {
         TRACES_PER_REQUEST * SPANS_PER_TRACE
     );
     let bodies: Vec<Vec<u8>> = (0..requests)
-        .map(|r| request((r * TRACES_PER_REQUEST) as u64))
+        .map(|r| request((r * TRACES_PER_REQUEST) as u64, args.unique))
         .collect();
     let wire: usize = bodies.iter().map(Vec::len).sum();
     let spans = requests * TRACES_PER_REQUEST * SPANS_PER_TRACE;

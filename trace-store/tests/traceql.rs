@@ -213,7 +213,7 @@ fn spansets_hold_the_matched_spans_and_pipeline_attributes() {
                 format!(
                     "{} {}",
                     failed.spans[i].service_name(),
-                    failed.spans[i].span.name
+                    failed.spans[i].name()
                 )
             })
             .collect()

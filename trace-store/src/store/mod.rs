@@ -237,7 +237,7 @@ impl Store {
     }
 
     /// How many distinct strings, sources and attribute lists the store's interner holds.
-    pub fn interned(&self) -> (usize, usize, usize) {
+    pub(crate) fn interned(&self) -> (usize, usize, usize) {
         self.strings().table_sizes()
     }
 

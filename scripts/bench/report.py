@@ -87,13 +87,15 @@ def tables(r):
     sp = r.get("spans")
     if sp:
         out += [
-            "| concurrency | delay | queue | req/s | requests | spans expected (5×) | in the store | dropped | failed |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| concurrency | delay | queue | req/s | requests | cut short by wrk | spans the services recorded | "
+            "in the store | dropped | failed |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for x in sp:
             out.append(
                 f"| {x['concurrency']} | {x['delay_ms']} ms | {x['queue']} | {x['rps']:,.0f} | {x['requests']:,} | "
-                f"{x['expected_spans']:,} | {x['stored_spans']:,} | {x['dropped']:,} | {x['failed']:,} |"
+                f"{x['cut_short']:,} | {x['recorded_spans']:,} | {x['stored_spans']:,} | {x['dropped']:,} | "
+                f"{x['failed']:,} |"
             )
         out.append("")
     return "\n".join(out)

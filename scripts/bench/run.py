@@ -435,6 +435,7 @@ def spans(bench, results):
             store.stop()
             a = counts["app-a"]
             requests = (a["exported"] + a["failed"] + a["dropped"]) // 2
+            c = counts["app-c"]
             row = {
                 "concurrency": conc,
                 "delay_ms": delay_ms,
@@ -442,6 +443,10 @@ def spans(bench, results):
                 "rps": run["rps"],
                 "requests": requests,
                 "expected_spans": 5 * requests,
+                # What the services recorded: 5 per request, except for requests wrk abandoned
+                # at the end of its run, whose call down the chain was cancelled part way.
+                "recorded_spans": sum(v["exported"] + v["failed"] + v["dropped"] for v in counts.values()),
+                "cut_short": requests - (c["exported"] + c["failed"] + c["dropped"]),
                 "stored_spans": stored.get("tracelab_store_spans"),
                 "stored_traces": stored.get("tracelab_store_traces"),
                 "exported": sum(c["exported"] for c in counts.values()),
@@ -450,7 +455,8 @@ def spans(bench, results):
                 "per_service": counts,
             }
             log(f"spans c={conc} delay={delay_ms}ms queue={row['queue']}: {row['rps']:.0f} req/s, "
-                f"{row['stored_spans']}/{row['expected_spans']} stored, {row['dropped']} dropped")
+                f"{row['stored_spans']}/{row['recorded_spans']} stored, {row['dropped']} dropped, "
+                f"{row['cut_short']} requests cut short")
             out.append(row)
     results["spans"] = out
 

@@ -237,6 +237,7 @@ impl Store {
     }
 
     /// How many distinct strings, sources and attribute lists the store's interner holds.
+    #[cfg(test)]
     pub(crate) fn interned(&self) -> (usize, usize, usize) {
         self.strings().table_sizes()
     }

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::spansets::{SpanSetJson, spansets_json};
 use super::{BadRequest, params};
-use crate::store::{SpanRecord, Store, Trace};
+use crate::store::{AttrValue, SpanRecord, Store, Trace};
 use crate::traceql::{self, ParseError};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
@@ -225,8 +225,7 @@ fn span_has_tag(record: &SpanRecord, key: &str, wanted: &str) -> bool {
         .attributes()
         .iter()
         .filter(|a| a.key == key)
-        .filter_map(|a| a.value.to_proto())
-        .filter_map(|v| as_text(&v))
+        .filter_map(|a| stored_as_text(&a.value))
         .any(hit);
     in_span
         || record
@@ -247,6 +246,17 @@ fn as_text(value: &AnyValue) -> Option<String> {
         any_value::Value::DoubleValue(d) => Some(d.to_string()),
         any_value::Value::BoolValue(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// A stored span attribute as text, read in place (no OTLP copy), with the rules of [`as_text`].
+fn stored_as_text(value: &AttrValue) -> Option<String> {
+    match value {
+        AttrValue::Str(s) => Some(s.to_string()),
+        AttrValue::Int(i) => Some(i.to_string()),
+        AttrValue::Float(d) => Some(d.to_string()),
+        AttrValue::Bool(b) => Some(b.to_string()),
+        AttrValue::Other(other) => as_text(other.as_deref()?),
     }
 }
 

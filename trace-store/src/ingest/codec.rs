@@ -4,9 +4,9 @@
 //! The OTLP/HTTP spec (opentelemetry.io/docs/specs/otlp/#otlphttp) allows two encodings, chosen
 //! by `Content-Type`, and optional gzip via `Content-Encoding`. Replies use the request's encoding.
 
-use std::borrow::Cow;
 use std::io::Read;
 
+use bytes::Bytes;
 use flate2::read::MultiGzDecoder;
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -74,17 +74,6 @@ impl Encoding {
         }
     }
 
-    /// Decodes a (decompressed) body.
-    pub(crate) fn decode<M: prost::Message + Default + DeserializeOwned>(
-        self,
-        body: &[u8],
-    ) -> Result<M, BodyError> {
-        Ok(match self {
-            Encoding::Protobuf => M::decode(body)?,
-            Encoding::Json => serde_json::from_slice(body)?,
-        })
-    }
-
     /// Encodes a reply.
     pub(crate) fn encode<M: prost::Message + Serialize>(self, message: &M) -> Vec<u8> {
         match self {
@@ -95,23 +84,29 @@ impl Encoding {
     }
 }
 
-/// The body as sent (borrowed, not copied), or gunzipped if `Content-Encoding: gzip`, in which
+/// The body as sent (shared, not copied), or gunzipped if `Content-Encoding: gzip`, in which
 /// case it is never more than `max_bytes`.
-pub(crate) fn decompress<'a>(
+pub(crate) fn decompress(
     headers: &HeaderMap,
-    body: &'a [u8],
+    body: Bytes,
     max_bytes: usize,
-) -> Result<Cow<'a, [u8]>, BodyError> {
+) -> Result<Bytes, BodyError> {
     let encoding = headers.get(CONTENT_ENCODING).map(|v| {
         String::from_utf8_lossy(v.as_bytes())
             .trim()
             .to_ascii_lowercase()
     });
     match encoding.as_deref() {
-        None | Some("" | "identity") => Ok(Cow::Borrowed(body)),
-        Some("gzip" | "x-gzip") => gunzip_capped(body, max_bytes).map(Cow::Owned),
+        None | Some("" | "identity") => Ok(body),
+        Some("gzip" | "x-gzip") => gunzip_capped(&body, max_bytes).map(Bytes::from),
         Some(other) => Err(BodyError::UnsupportedContentEncoding(other.to_owned())),
     }
+}
+
+/// Decodes a (decompressed) OTLP/JSON body. Protobuf bodies go through
+/// [`super::streamed`] instead.
+pub(crate) fn decode_json<M: DeserializeOwned>(body: &[u8]) -> Result<M, BodyError> {
+    Ok(serde_json::from_slice(body)?)
 }
 
 /// Gunzips `compressed`, failing as soon as the output would pass `max_bytes`.

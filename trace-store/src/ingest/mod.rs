@@ -10,11 +10,13 @@
 //!
 //! [`grpc`] is the same receiver over OTLP/gRPC.
 //!
-//! Decoding runs on tokio's blocking pool: gunzipping and decoding tens of MiB is CPU work that
+//! Protobuf bodies are decoded a few spans at a time ([`streamed`]), so a large request never
+//! exists fully decoded. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of MiB is CPU work that
 //! would otherwise stall every other request on the same worker thread.
 
 mod codec;
 pub mod grpc;
+mod streamed;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -134,9 +136,14 @@ async fn export_traces(
     let max_decompressed = receiver.limits.max_decompressed_bytes;
     let store = receiver.store.clone();
     let work = move || -> Result<usize, ExportError> {
-        let raw = codec::decompress(&headers, &body, max_decompressed)?;
-        let request: ExportTraceServiceRequest = encoding.decode(&raw)?;
-        Ok(store.insert(request)?)
+        let raw = codec::decompress(&headers, body, max_decompressed)?;
+        match encoding {
+            Encoding::Protobuf => streamed::insert_protobuf(&store, raw),
+            Encoding::Json => {
+                let request: ExportTraceServiceRequest = codec::decode_json(&raw)?;
+                Ok(store.insert(request)?)
+            }
+        }
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(spans)) => {

@@ -10,17 +10,18 @@
 //! ([`strings`]), so memory per span is a few hundred bytes at most rather than the 2 KB of the
 //! decoded OTLP structure.
 
+mod batch;
 mod source;
 mod span;
 mod strings;
 mod trace;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::broadcast;
 
+pub(crate) use self::batch::{SpanBatch, SpanPosition};
 pub use self::strings::Interner;
 pub use self::trace::{AttrValue, Attribute, Source, SpanRecord, Trace};
 use crate::model::TraceId;
@@ -112,10 +113,10 @@ impl Store {
         self.shared.max_spans
     }
 
-    /// Validate first (every trace id 16 bytes, span id 8 bytes, parent span id empty or
-    /// 8 bytes), then store all spans of the request or none. Returns the number stored.
-    pub fn insert(&self, request: ExportTraceServiceRequest) -> Result<usize, InsertError> {
-        let records = into_records(request, &mut self.strings())?;
+    /// Stores every span of `batch` or none (see [`SpanBatch`] for how one is built). Returns
+    /// the number stored.
+    pub(crate) fn insert_batch(&self, batch: SpanBatch) -> Result<usize, InsertError> {
+        let records = batch.records;
         let count = records.len();
         if count > self.shared.max_spans {
             return Err(InsertError::TooManySpans {
@@ -127,9 +128,16 @@ impl Store {
             return Ok(0);
         }
 
-        // Ids in first-seen order for the broadcast; the set keeps that O(1) per span.
+        // Ids in first-seen order for the broadcast, and how many spans each gets, so each
+        // trace's span list grows once per insert, to its exact size.
         let mut touched = Vec::new();
-        let mut seen = HashSet::new();
+        let mut per_trace: HashMap<TraceId, usize> = HashMap::new();
+        for (id, _) in &records {
+            *per_trace.entry(*id).or_insert_with(|| {
+                touched.push(*id);
+                0
+            }) += 1;
+        }
         {
             let mut guard = self.lock();
             // Reborrow once so the closure below can borrow `arrival` while `traces` is borrowed.
@@ -143,17 +151,17 @@ impl Store {
                         spans: Vec::new(),
                     }
                 });
-                trace.spans.push(record);
-                if seen.insert(id) {
-                    touched.push(id);
+                if let Some(incoming) = per_trace.remove(&id) {
+                    trace.spans.reserve_exact(incoming);
                 }
+                trace.spans.push(record);
             }
             for id in &touched {
                 if let Some(trace) = state.traces.get_mut(id) {
                     // Stable sort: spans that start together keep their arrival order.
                     trace.spans.sort_by_key(SpanRecord::start_unix_nano);
-                    // Pushing doubles the capacity; most traces are then
-                    // complete, so trim what a quarter more spans would not use.
+                    // A trace can get spans from several requests, each growing its list;
+                    // most traces are then complete, so trim what a quarter more would not use.
                     if trace.spans.capacity() > trace.spans.len() + trace.spans.len() / 4 + 1 {
                         trace.spans.shrink_to_fit();
                     }
@@ -284,50 +292,6 @@ impl State {
             }
         }
     }
-}
-
-/// Checks every id and flattens the request into (trace id, record) pairs, interning strings
-/// and sources on the way.
-fn into_records(
-    request: ExportTraceServiceRequest,
-    strings: &mut Interner,
-) -> Result<Vec<(TraceId, SpanRecord)>, InsertError> {
-    let mut records = Vec::new();
-    for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
-        let resource = resource_spans.resource.unwrap_or_default();
-        for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
-            let source = strings.source(
-                resource.clone(),
-                resource_spans.schema_url.clone(),
-                scope_spans.scope.unwrap_or_default(),
-                scope_spans.schema_url,
-            );
-            for (i, span) in scope_spans.spans.into_iter().enumerate() {
-                let bad = |field, len, want| InsertError::BadIdLength {
-                    resource: r,
-                    scope: s,
-                    span: i,
-                    field,
-                    len,
-                    want,
-                };
-                let Some(trace_id) = TraceId::from_bytes(&span.trace_id) else {
-                    return Err(bad("trace id", span.trace_id.len(), "16"));
-                };
-                let (span_len, parent_len) = (span.span_id.len(), span.parent_span_id.len());
-                if span_len != 8 {
-                    return Err(bad("span id", span_len, "8"));
-                }
-                if !matches!(parent_len, 0 | 8) {
-                    return Err(bad("parent span id", parent_len, "0 or 8"));
-                }
-                let record = SpanRecord::from_proto(span, Arc::clone(&source), strings)
-                    .expect("ids checked above");
-                records.push((trace_id, record));
-            }
-        }
-    }
-    Ok(records)
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub(crate) fn insert_protobuf(store: &Store, body: Bytes) -> Result<usize, Expor
                     scope: s,
                     span: g * SPANS_PER_GROUP,
                 };
-                store.convert(&mut batch, first, &source, spans)?;
+                store.add_spans(&mut batch, first, &source, spans)?;
             }
         }
     }

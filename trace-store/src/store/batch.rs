@@ -53,7 +53,7 @@ impl Store {
                     scope: s,
                     span: 0,
                 };
-                self.convert(&mut batch, first, &source, scope_spans.spans)?;
+                self.add_spans(&mut batch, first, &source, scope_spans.spans)?;
             }
         }
         self.insert_batch(batch)
@@ -73,7 +73,7 @@ impl Store {
 
     /// Checks the ids of `spans` (the first at `first`, the rest after it in the same scope) and
     /// adds them to `batch`, interning their strings.
-    pub(crate) fn convert(
+    pub(crate) fn add_spans(
         &self,
         batch: &mut SpanBatch,
         first: SpanPosition,

@@ -10,7 +10,7 @@
 //!
 //! [`grpc`] is the same receiver over OTLP/gRPC.
 //!
-//! Protobuf bodies are decoded a few spans at a time ([`streamed`]), so a large request never
+//! Protobuf bodies are decoded a few spans at a time (`streamed.rs`), so a large request never
 //! exists fully decoded. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of
 //! MiB is CPU work that would otherwise stall every other request on the same worker thread.
 

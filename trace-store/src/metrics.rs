@@ -1,6 +1,7 @@
-//! `GET /metrics` on the query port: what the store holds, in Prometheus
-//! text format, so a load test or a dashboard can check that every span
-//! arrived and that the bound holds.
+//! `GET /metrics` on the query port: what the store holds and what happened to the spans sent to
+//! it (received, stored, deduplicated, evicted; requests refused by reason), in Prometheus text
+//! format, so a load test or a dashboard can check that every span arrived and that the bound
+//! holds.
 
 use axum::Router;
 use axum::extract::State;
@@ -19,13 +20,70 @@ pub fn router(store: Store) -> Router {
 async fn metrics(
     State(store): State<Store>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    let body = format!(
-        "# HELP tracelab_store_spans Spans held now.\n# TYPE tracelab_store_spans gauge\ntracelab_store_spans {}\n\
-         # HELP tracelab_store_traces Traces held now.\n# TYPE tracelab_store_traces gauge\ntracelab_store_traces {}\n\
-         # HELP tracelab_store_max_spans The bound on spans held.\n# TYPE tracelab_store_max_spans gauge\ntracelab_store_max_spans {}\n",
-        store.span_count(),
-        store.trace_count(),
-        store.max_spans(),
+    let totals = store.totals();
+    let mut body = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        body.push_str(&format!(
+            "# HELP tracelab_store_{name} {help}\n# TYPE tracelab_store_{name} {kind}\n"
+        ));
+        for (labels, value) in samples {
+            body.push_str(&format!("tracelab_store_{name}{labels} {value}\n"));
+        }
+    };
+    let one = |value: usize| [(String::new(), value as u64)];
+    metric(
+        "spans",
+        "gauge",
+        "Spans held now.",
+        &one(store.span_count()),
+    );
+    metric(
+        "traces",
+        "gauge",
+        "Traces held now.",
+        &one(store.trace_count()),
+    );
+    metric(
+        "max_spans",
+        "gauge",
+        "The bound on spans held.",
+        &one(store.max_spans()),
+    );
+    let total = |value: u64| [(String::new(), value)];
+    metric(
+        "spans_received_total",
+        "counter",
+        "Spans in accepted export requests.",
+        &total(totals.received),
+    );
+    metric(
+        "spans_stored_total",
+        "counter",
+        "Spans stored.",
+        &total(totals.stored),
+    );
+    metric(
+        "spans_deduplicated_total",
+        "counter",
+        "Spans dropped because their trace already held a span with the same id.",
+        &total(totals.duplicates),
+    );
+    metric(
+        "spans_evicted_total",
+        "counter",
+        "Spans evicted, with their trace, to stay under the bound.",
+        &total(totals.evicted),
+    );
+    let rejected: Vec<(String, u64)> = totals
+        .rejected
+        .iter()
+        .map(|(reason, n)| (format!("{{reason=\"{}\"}}", reason.as_str()), *n))
+        .collect();
+    metric(
+        "requests_rejected_total",
+        "counter",
+        "Export requests refused whole, by reason.",
+        &rejected,
     );
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

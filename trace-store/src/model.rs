@@ -1,4 +1,4 @@
-//! Trace and span identifiers.
+//! Trace and span identifiers, and the time window reads are restricted to.
 //!
 //! OTLP carries ids as raw bytes (`Vec<u8>`), which says nothing about their length. The store
 //! turns them into these fixed-size types once, at the door ([`crate::Store::insert`]), so the
@@ -144,6 +144,39 @@ impl fmt::Debug for TraceId {
 impl fmt::Debug for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SpanId({self})")
+    }
+}
+
+/// Which traces a read looks at: those that overlap `[start, end]`, in Unix nanoseconds, both
+/// ends inclusive and either one open. Search, tags and the store's time index share it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Traces that end before this are left out.
+    pub start: Option<u64>,
+    /// Traces that start after this are left out.
+    pub end: Option<u64>,
+}
+
+impl TimeWindow {
+    /// Every trace.
+    pub const ALL: TimeWindow = TimeWindow {
+        start: None,
+        end: None,
+    };
+
+    /// The window between two optional Unix times in seconds, as Tempo's `start` and `end`
+    /// parameters give them.
+    pub fn from_seconds(start: Option<u32>, end: Option<u32>) -> Self {
+        let nanos = |s: u32| u64::from(s) * 1_000_000_000;
+        TimeWindow {
+            start: start.map(nanos),
+            end: end.map(nanos),
+        }
+    }
+
+    /// Whether something that runs from `start` to `end` (Unix nanoseconds) overlaps the window.
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start.is_none_or(|s| end >= s) && self.end.is_none_or(|e| start <= e)
     }
 }
 

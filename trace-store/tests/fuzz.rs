@@ -41,6 +41,7 @@ fn post(body: Vec<u8>, content_type: &str, gzip: bool) -> (StatusCode, Store) {
     let limits = IngestLimits {
         max_body_bytes: 1 << 20,
         max_decompressed_bytes: 4 << 20,
+        ..IngestLimits::default()
     };
     let mut request = Request::post("/v1/traces").header("content-type", content_type);
     if gzip {

@@ -106,6 +106,7 @@ async fn a_gzip_bomb_is_refused() {
     let limits = IngestLimits {
         max_body_bytes: 1024 * 1024,
         max_decompressed_bytes: 1024 * 1024,
+        ..IngestLimits::default()
     };
     let (store, client) = start(limits, 100).await;
     let mut client = client

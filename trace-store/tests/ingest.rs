@@ -241,6 +241,7 @@ async fn a_gzip_bomb_is_a_413() {
     let limits = IngestLimits {
         max_body_bytes: 1024 * 1024,
         max_decompressed_bytes: 1024 * 1024,
+        ..IngestLimits::default()
     };
     let app = TestApp::spawn_with(Store::new(1000), limits).await;
     let bomb = {

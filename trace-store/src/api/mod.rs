@@ -45,12 +45,41 @@ pub fn router(store: Store) -> Router {
         .with_state(store)
 }
 
-/// A 400 with a plain-text reason, Tempo's answer to bad parameters.
-#[derive(Debug)]
-struct BadRequest(String);
+/// Runs a read of the store on tokio's blocking pool. A full scan of a million spans is CPU work
+/// of a few hundred milliseconds: on an async worker it would hold up every other request on that
+/// worker, OTLP exports included.
+async fn off_the_workers<T: Send + 'static>(
+    read: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(read).await.map_err(|error| {
+        tracing::error!(%error, "query task failed");
+        ApiError::Internal
+    })
+}
 
-impl IntoResponse for BadRequest {
+/// Why a query endpoint did not answer with data. Bodies are plain text, Tempo's wording,
+/// since Grafana shows them to the user.
+#[derive(Debug, thiserror::Error)]
+enum ApiError {
+    /// 400: a parameter or query is invalid; the text says which and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404 with an empty body, as current Tempo answers an unknown trace id.
+    #[error("not found")]
+    NotFound,
+    /// 500: the query itself failed (a panic while evaluating it); the request is not at fault.
+    #[error("internal error")]
+    Internal,
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (StatusCode::BAD_REQUEST, self.0).into_response()
+        match self {
+            ApiError::BadRequest(text) => (StatusCode::BAD_REQUEST, text).into_response(),
+            ApiError::NotFound => StatusCode::NOT_FOUND.into_response(),
+            ApiError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            }
+        }
     }
 }

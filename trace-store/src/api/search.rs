@@ -22,7 +22,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use serde::Serialize;
 
 use super::spansets::{SpanSetJson, spansets_json};
-use super::{BadRequest, params};
+use super::{ApiError, params};
+use crate::model::TimeWindow;
 use crate::store::{AttrValue, SpanRecord, Store, Trace};
 use crate::traceql::{self, ParseError};
 
@@ -44,9 +45,8 @@ struct SearchRequest {
     limit: usize,
     /// Spans listed per spanset; 0 lists all.
     spss: usize,
-    /// Unix seconds; traces that overlap `[start, end]` match.
-    start: Option<u32>,
-    end: Option<u32>,
+    /// Traces that overlap it match.
+    window: TimeWindow,
     /// Nanoseconds; bounds on the trace duration, inclusive.
     min_duration: Option<i64>,
     max_duration: Option<i64>,
@@ -144,25 +144,18 @@ impl SearchRequest {
             filter,
             limit,
             spss,
-            start,
-            end,
+            window: TimeWindow::from_seconds(start, end),
             min_duration,
             max_duration,
         })
     }
 
-    /// Whether `trace` passes the time window and duration bounds.
+    /// Whether `trace` passes the time window and duration bounds. The store only hands out
+    /// traces in the window; this checks it again for the unit tests' sake, which is cheap.
     fn in_window(&self, trace: &Trace) -> bool {
-        const NANOS_PER_SECOND: u64 = 1_000_000_000;
-        if self
-            .start
-            .is_some_and(|s| trace.end_unix_nano() < u64::from(s) * NANOS_PER_SECOND)
-        {
-            return false;
-        }
-        if self
-            .end
-            .is_some_and(|e| trace.start_unix_nano() > u64::from(e) * NANOS_PER_SECOND)
+        if !self
+            .window
+            .overlaps(trace.start_unix_nano(), trace.end_unix_nano())
         {
             return false;
         }
@@ -331,9 +324,12 @@ impl TraceSummary {
 pub(super) async fn search(
     State(store): State<Store>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<SearchResponse>, BadRequest> {
-    let request = SearchRequest::parse(&query).map_err(BadRequest)?;
-    let found = store.search(request.limit, |trace| request.result(trace));
+) -> Result<Json<SearchResponse>, ApiError> {
+    let request = SearchRequest::parse(&query).map_err(ApiError::BadRequest)?;
+    let found = super::off_the_workers(move || {
+        store.search(request.window, request.limit, |trace| request.result(trace))
+    })
+    .await?;
     let response = SearchResponse {
         traces: found.results,
         metrics: SearchMetrics {

@@ -24,7 +24,8 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Value as Json_, json};
 
-use super::{BadRequest, params};
+use super::{ApiError, off_the_workers, params};
+use crate::model::TimeWindow;
 use crate::store::{Store, Trace};
 use crate::traceql::ast::{IKind, kind_name, status_name};
 use crate::traceql::{self, AttrScope, Field, Value, go_duration_string};
@@ -38,33 +39,26 @@ const MAX_TAG_VALUES: usize = 10_000;
 /// The scan restrictions common to all four endpoints.
 struct Scan {
     query: Option<traceql::Query>,
-    start_nanos: Option<u64>,
-    end_nanos: Option<u64>,
+    window: TimeWindow,
 }
 
 impl Scan {
-    fn parse(params: &HashMap<String, String>) -> Result<Self, BadRequest> {
-        let (start, end) = params::time_range(params).map_err(BadRequest)?;
-        let nanos = |s: u32| u64::from(s) * 1_000_000_000;
+    fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let (start, end) = params::time_range(params).map_err(ApiError::BadRequest)?;
         Ok(Scan {
             query: params
                 .get("q")
                 .filter(|q| !q.trim().is_empty())
                 .and_then(|q| traceql::parse(q).ok()),
-            start_nanos: start.map(nanos),
-            end_nanos: end.map(nanos),
+            window: TimeWindow::from_seconds(start, end),
         })
     }
 
     /// Calls `visit` with each trace in the window and the indexes of its spans to look at.
     fn run(&self, store: &Store, mut visit: impl FnMut(&Trace, &[usize])) {
         let mut all = Vec::new();
-        store.for_each_trace(|trace| {
-            if self.start_nanos.is_some_and(|s| trace.end_unix_nano() < s)
-                || self.end_nanos.is_some_and(|e| trace.start_unix_nano() > e)
-            {
-                return;
-            }
+        for trace in store.traces(self.window) {
+            let trace = &*trace;
             match &self.query {
                 Some(query) => {
                     let mut spans: Vec<usize> = query
@@ -82,16 +76,16 @@ impl Scan {
                     visit(trace, &all);
                 }
             }
-        });
+        }
     }
 }
 
 /// The `scope` parameter: `None` for all scopes, else one of Tempo's six.
-fn scope(params: &HashMap<String, String>) -> Result<Option<&str>, BadRequest> {
+fn scope(params: &HashMap<String, String>) -> Result<Option<&str>, ApiError> {
     match params.get("scope").map(String::as_str) {
         None | Some("") | Some("all") => Ok(None),
         Some(s) if s == "intrinsic" || SCOPES.contains(&s) => Ok(Some(s)),
-        Some(s) => Err(BadRequest(format!("invalid scope: {s}"))),
+        Some(s) => Err(ApiError::BadRequest(format!("invalid scope: {s}"))),
     }
 }
 
@@ -137,18 +131,19 @@ fn proto_keys(attributes: &[KeyValue]) -> impl Iterator<Item = &str> {
 pub(super) async fn tag_names(
     State(store): State<Store>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Json_>, BadRequest> {
+) -> Result<Json<Json_>, ApiError> {
     let scope = scope(&params)?;
     let scan = Scan::parse(&params)?;
     let tag_names: Vec<String> = match scope {
         Some("intrinsic") => traceql::intrinsic_names().map(str::to_owned).collect(),
         Some(one) => {
-            let names = collect_names(&store, &scan);
+            let names = off_the_workers(move || collect_names(&store, &scan)).await?;
             let at = SCOPES.iter().position(|s| *s == one).unwrap_or(0);
             names[at].iter().cloned().collect()
         }
         None => {
-            let [resource, span, ..] = collect_names(&store, &scan);
+            let [resource, span, ..] =
+                off_the_workers(move || collect_names(&store, &scan)).await?;
             resource.union(&span).cloned().collect()
         }
     };
@@ -159,7 +154,7 @@ pub(super) async fn tag_names(
 pub(super) async fn tag_names_v2(
     State(store): State<Store>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Json_>, BadRequest> {
+) -> Result<Json<Json_>, ApiError> {
     let wanted = scope(&params)?;
     let scan = Scan::parse(&params)?;
     let mut scopes = Vec::new();
@@ -168,7 +163,7 @@ pub(super) async fn tag_names_v2(
         scopes.push(json!({ "name": "intrinsic", "tags": tags }));
     }
     if wanted != Some("intrinsic") {
-        let names = collect_names(&store, &scan);
+        let names = off_the_workers(move || collect_names(&store, &scan)).await?;
         for (name, tags) in SCOPES.iter().zip(names) {
             if wanted.is_none_or(|w| w == *name) && (!tags.is_empty() || wanted.is_some()) {
                 scopes.push(json!({ "name": name, "tags": tags }));
@@ -190,19 +185,14 @@ pub(super) async fn tag_values(
     State(store): State<Store>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Json_>, BadRequest> {
+) -> Result<Json<Json_>, ApiError> {
     let name = decode(&name);
     let scan = Scan::parse(&params)?;
-    let mut values: Values = Values::default();
     let fields = [AttrScope::Span, AttrScope::Resource].map(|scope| Field::Attribute {
         scope,
         name: name.clone(),
     });
-    scan.run(&store, |trace, spans| {
-        for field in &fields {
-            field.values(trace, spans.iter().copied(), |v| values.add(v));
-        }
-    });
+    let values = off_the_workers(move || collect_values(&store, &scan, &fields)).await?;
     let text: BTreeSet<String> = values.0.into_values().flatten().collect();
     Ok(Json(json!({ "tagValues": text, "metrics": {} })))
 }
@@ -212,10 +202,10 @@ pub(super) async fn tag_values_v2(
     State(store): State<Store>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Json_>, BadRequest> {
+) -> Result<Json<Json_>, ApiError> {
     let name = decode(&name);
     let field = traceql::parse_field(&name)
-        .map_err(|_| BadRequest(format!("please provide a valid tagName: {name}")))?;
+        .map_err(|_| ApiError::BadRequest(format!("please provide a valid tagName: {name}")))?;
     let scan = Scan::parse(&params)?;
     let keywords = |list: &[&str]| {
         let list: Vec<TypedValue> = list
@@ -264,18 +254,24 @@ pub(super) async fn tag_values_v2(
         ],
         other => vec![other.clone()],
     };
-    let mut values = Values::default();
-    scan.run(&store, |trace, spans| {
-        for field in &fields {
-            field.values(trace, spans.iter().copied(), |v| values.add(v));
-        }
-    });
+    let values = off_the_workers(move || collect_values(&store, &scan, &fields)).await?;
     let list: Vec<TypedValue> = values
         .0
         .into_iter()
         .flat_map(|(kind, set)| set.into_iter().map(move |value| TypedValue { kind, value }))
         .collect();
     Ok(Json(json!({ "tagValues": list, "metrics": {} })))
+}
+
+/// The distinct values `fields` have on the spans `scan` picks.
+fn collect_values(store: &Store, scan: &Scan, fields: &[Field]) -> Values {
+    let mut values = Values::default();
+    scan.run(store, |trace, spans| {
+        for field in fields {
+            field.values(trace, spans.iter().copied(), |v| values.add(v));
+        }
+    });
+    values
 }
 
 /// One entry of a v2 tag-values answer.

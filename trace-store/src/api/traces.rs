@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{HeaderMap, StatusCode};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use serde::Serialize;
 
-use super::{BadRequest, params, tempo_json};
+use super::{ApiError, params, tempo_json};
 use crate::model::TraceId;
 use crate::store::Store;
 
@@ -41,21 +41,21 @@ struct TraceByIdMetrics {
     inspected_bytes: u64,
 }
 
-/// The trace with id `raw`, or the response to send instead (400 bad id or window, 404 unknown:
-/// current Tempo's 404 has no body at all).
+/// The trace with id `raw` (400 for a bad id or window, 404 when unknown). The lookup is O(1)
+/// and the regrouping into OTLP is proportional to the trace, so it runs inline.
 fn lookup(
     store: &Store,
     raw: &str,
     query: &HashMap<String, String>,
-) -> Result<TracesData, Box<Response>> {
-    let id: TraceId = raw.parse().map_err(|e: crate::model::ParseIdError| {
-        Box::new(BadRequest(e.to_string()).into_response())
-    })?;
-    params::time_range(query).map_err(|e| Box::new(BadRequest(e).into_response()))?;
+) -> Result<TracesData, ApiError> {
+    let id: TraceId = raw
+        .parse()
+        .map_err(|e: crate::model::ParseIdError| ApiError::BadRequest(e.to_string()))?;
+    params::time_range(query).map_err(ApiError::BadRequest)?;
     store
         .trace(&id)
         .map(|trace| trace.to_traces_data())
-        .ok_or_else(|| Box::new(StatusCode::NOT_FOUND.into_response()))
+        .ok_or(ApiError::NotFound)
 }
 
 /// `GET /api/traces/{traceID}` (Tempo's v1 trace-by-id).
@@ -67,7 +67,7 @@ pub(super) async fn trace_by_id(
 ) -> Response {
     let data = match lookup(&store, &trace_id, &query) {
         Ok(data) => data,
-        Err(response) => return *response,
+        Err(error) => return error.into_response(),
     };
     if wants_protobuf(&headers) {
         // Tempo's `tempopb.Trace` has the same field numbers as OTLP `TracesData`, so the bytes
@@ -89,7 +89,7 @@ pub(super) async fn trace_by_id_v2(
 ) -> Response {
     let data = match lookup(&store, &trace_id, &query) {
         Ok(data) => data,
-        Err(response) => return *response,
+        Err(error) => return error.into_response(),
     };
     let inspected_bytes = data.encoded_len() as u64;
     if wants_protobuf(&headers) {

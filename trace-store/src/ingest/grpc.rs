@@ -42,9 +42,15 @@ impl TraceService for Receiver {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let store = self.store.clone();
         // Indexing a large request is CPU work; keep it off the async workers.
-        let stored = tokio::task::spawn_blocking(move || store.insert(request.into_inner()))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let stored = tokio::task::spawn_blocking(move || {
+            let stored = store.insert(request.into_inner());
+            if let Err(e) = &stored {
+                store.count_rejected(e.reason());
+            }
+            stored
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
         match stored {
             Ok(spans) => {
                 tracing::debug!(spans, "stored spans (gRPC)");

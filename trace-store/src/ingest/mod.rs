@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `/v1/traces`, protobuf or OTLP/JSON, optionally gzip | 200 + `ExportTraceServiceResponse` in the request's encoding |
 //! | body that does not decode, ids of the wrong length | 400 + `google.rpc.Status` (code 3) in the request's encoding |
-//! | body past [`IngestLimits`] (sent or decompressed), or more spans than the store's bound | 413 + `google.rpc.Status` (code 8) |
+//! | body past [`IngestLimits`] (sent or decompressed), or more spans than the store's bound | 413 + `google.rpc.Status` (code 8), after reading what the client sends up to a bound (`body.rs`) |
 //! | any other `Content-Type` | 415, text listing the accepted types |
 //! | `/v1/logs`, `/v1/metrics` | 200 + an empty response; the data is dropped (Python SDKs send it anyway) |
 //!
@@ -14,12 +14,13 @@
 //! exists fully decoded. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of
 //! MiB is CPU work that would otherwise stall every other request on the same worker thread.
 
+mod body;
 mod codec;
 pub mod grpc;
 mod streamed;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +32,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use self::codec::{BodyError, Encoding};
-use crate::store::{InsertError, Store};
+use crate::store::{InsertError, RejectReason, Store};
 
 /// Size limits for request bodies. Both are hard: past either one the request gets a 413.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,11 @@ pub struct IngestLimits {
     /// Largest body after gunzip; decompression stops as soon as it would pass this, so a gzip
     /// bomb never costs more memory than this. Default 64 MiB.
     pub max_decompressed_bytes: usize,
+    /// How much more than `max_body_bytes` the HTTP receiver reads and throws away before it
+    /// answers 413, so that a client that sends its whole body before reading hears the 413
+    /// instead of a broken pipe (see `body.rs`). Past it the connection is closed. Default
+    /// 64 MiB.
+    pub max_drain_bytes: usize,
 }
 
 impl Default for IngestLimits {
@@ -48,6 +54,7 @@ impl Default for IngestLimits {
         IngestLimits {
             max_body_bytes: 16 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
+            max_drain_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -56,10 +63,15 @@ impl Default for IngestLimits {
 pub fn router(store: Store, limits: IngestLimits) -> Router {
     Router::new()
         .route("/v1/traces", post(export_traces))
-        .route("/v1/logs", post(discard))
-        .route("/v1/metrics", post(discard))
-        // Makes the `Bytes` extractor stop reading (and reject with 413) past the limit.
-        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .route(
+            "/v1/logs",
+            // Makes the `Bytes` extractor stop reading (and reject with 413) past the limit.
+            post(discard).layer(DefaultBodyLimit::max(limits.max_body_bytes)),
+        )
+        .route(
+            "/v1/metrics",
+            post(discard).layer(DefaultBodyLimit::max(limits.max_body_bytes)),
+        )
         .with_state(Receiver { store, limits })
 }
 
@@ -93,6 +105,19 @@ enum ExportError {
 }
 
 impl ExportError {
+    fn reason(&self) -> RejectReason {
+        match self {
+            ExportError::Body(
+                BodyError::UnsupportedContentType(_) | BodyError::UnsupportedContentEncoding(_),
+            ) => RejectReason::Unsupported,
+            ExportError::Body(
+                BodyError::TooLarge { .. } | BodyError::DecompressedTooLarge { .. },
+            ) => RejectReason::TooLarge,
+            ExportError::Body(_) => RejectReason::Malformed,
+            ExportError::Insert(e) => e.reason(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ExportError::Body(
@@ -112,36 +137,33 @@ impl ExportError {
 async fn export_traces(
     State(receiver): State<Receiver>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
+    let store = receiver.store.clone();
     let encoding = match Encoding::from_headers(&headers) {
         Ok(encoding) => encoding,
-        // We cannot answer in an encoding the client did not use, so this one is plain text.
-        Err(e) => return (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()).into_response(),
+        Err(e) => {
+            store.count_rejected(RejectReason::Unsupported);
+            // We cannot answer in an encoding the client did not use, so this one is plain text.
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, e.to_string()).into_response();
+        }
     };
-    let body = match body {
+    let body = match body::read(&headers, body, &receiver.limits).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let limit = receiver.limits.max_body_bytes;
-            return error_reply(encoding, &ExportError::Body(BodyError::TooLarge { limit }));
-        }
-        Err(rejection) => {
-            return error_reply(
-                encoding,
-                &BodyError::Unreadable(rejection.body_text()).into(),
-            );
-        }
+        Err(e) => return error_reply(&store, encoding, &e.into()),
     };
 
     let max_decompressed = receiver.limits.max_decompressed_bytes;
-    let store = receiver.store.clone();
-    let work = move || -> Result<usize, ExportError> {
-        let raw = codec::decompress(&headers, body, max_decompressed)?;
-        match encoding {
-            Encoding::Protobuf => streamed::insert_protobuf(&store, raw),
-            Encoding::Json => {
-                let request: ExportTraceServiceRequest = codec::decode_json(&raw)?;
-                Ok(store.insert(request)?)
+    let work = {
+        let store = store.clone();
+        move || -> Result<usize, ExportError> {
+            let raw = codec::decompress(&headers, body, max_decompressed)?;
+            match encoding {
+                Encoding::Protobuf => streamed::insert_protobuf(&store, raw),
+                Encoding::Json => {
+                    let request: ExportTraceServiceRequest = codec::decode_json(&raw)?;
+                    Ok(store.insert(request)?)
+                }
             }
         }
     };
@@ -157,7 +179,7 @@ async fn export_traces(
                 },
             )
         }
-        Ok(Err(e)) => error_reply(encoding, &e),
+        Ok(Err(e)) => error_reply(&store, encoding, &e),
         Err(join_error) => {
             // Only a panic gets here; the request is not at fault, so say so with a 500.
             tracing::error!(error = %join_error, "export task failed");
@@ -182,7 +204,8 @@ async fn discard(headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Res
     }
 }
 
-fn error_reply(encoding: Encoding, error: &ExportError) -> Response {
+fn error_reply(store: &Store, encoding: Encoding, error: &ExportError) -> Response {
+    store.count_rejected(error.reason());
     let status = error.status();
     let mut message = error.to_string();
     // The classic OTLP/JSON mistake: snake_case keys decode "fine" with empty ids.

@@ -1,28 +1,46 @@
 //! The bounded, in-memory span store that ingest writes to and the query API reads from.
 //!
-//! Shape (after Jaeger's memory store): a map from trace id to [`Trace`] for O(1) lookups, plus
-//! the trace ids in order of arrival of each trace's first span, which is the eviction order.
-//! The bound counts spans, not traces, because spans are what cost memory.
+//! Shape: traces in blocks of consecutive arrivals, each block with the time range of its traces
+//! (a small time index, after Tempo's blocks), plus a map from trace id to arrival number for
+//! O(1) lookups ([`blocks`]). Arrival order is eviction order; the bound counts spans, not
+//! traces, because spans are what cost memory.
 //!
-//! Readers get snapshot copies ([`Trace`]) so nothing outside this module holds the lock.
+//! # Locking: readers never hold ingest back
 //!
-//! Spans are kept compact ([`span`]): strings, attribute lists and resources are interned
-//! ([`strings`]), so memory per span is a few hundred bytes at most rather than the 2 KB of the
-//! decoded OTLP structure.
+//! One mutex guards the blocks and the index. Writers hold it for the insert itself: finding
+//! each trace, appending its new spans, evicting. Readers (search, tags, metrics, trace by id,
+//! the web viewer, the lab's watch) hold it only to copy one block's `Arc<Trace>` pointers at a
+//! time (1,024 of them, microseconds) and then evaluate, filter and build JSON on those
+//! immutable snapshots without any lock ([`read`]). A trace that gets spans while a reader holds
+//! it is copied first, so a reader never sees a torn trace. So searches run in parallel with
+//! each other and with ingest; the API runs them on tokio's blocking pool so they don't occupy
+//! the async workers that accept exports either.
+//!
+//! Converting a request (interning strings, checking ids) happens before the lock, under the
+//! interner's own lock ([`interner`]). Spans are kept compact ([`span`]): strings, attribute
+//! lists and resources are interned, so memory per span is a couple of hundred bytes.
 
+mod attribute;
 mod batch;
+mod blocks;
+mod interner;
+mod read;
 mod source;
 mod span;
-mod strings;
+mod stats;
 mod trace;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
 pub(crate) use self::batch::{SpanBatch, SpanPosition};
-pub use self::strings::Interner;
+use self::blocks::State;
+pub use self::interner::Interner;
+pub use self::read::{Searched, Traces};
+use self::stats::Counters;
+pub use self::stats::{RejectReason, Totals};
 pub use self::trace::{AttrValue, Attribute, Source, SpanRecord, Trace};
 use crate::model::TraceId;
 
@@ -60,6 +78,16 @@ pub enum InsertError {
     },
 }
 
+impl InsertError {
+    /// The reason `/metrics` counts this refusal under.
+    pub fn reason(&self) -> RejectReason {
+        match self {
+            InsertError::BadIdLength { .. } => RejectReason::BadId,
+            InsertError::TooManySpans { .. } => RejectReason::TooManySpans,
+        }
+    }
+}
+
 /// A cheap-to-clone handle to one shared store.
 ///
 /// Bounded: it never holds more than `max_spans` spans. When an insert would pass the bound it
@@ -67,6 +95,10 @@ pub enum InsertError {
 /// That can evict a trace the same request adds to; its older spans are then gone and the new
 /// ones start it afresh. A request with more than `max_spans` spans is refused outright
 /// ([`InsertError::TooManySpans`]) rather than truncated, so an insert is all or nothing.
+///
+/// A span whose trace already holds a span with the same id is dropped and counted as a
+/// duplicate: an exporter that retries a request it thinks failed, or a file imported twice,
+/// does not double a trace.
 #[derive(Debug, Clone)]
 pub struct Store {
     shared: Arc<Shared>,
@@ -83,15 +115,7 @@ struct Shared {
     max_spans: usize,
     // Outside the lock: sending never blocks, and receivers need no lock to read.
     new_spans: broadcast::Sender<TraceId>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    traces: HashMap<TraceId, Trace>,
-    /// Trace ids by arrival of their first span, oldest at the front. Each id in `traces` is in
-    /// here exactly once, pushed when the trace is created and popped when it is evicted.
-    arrival: VecDeque<TraceId>,
-    span_count: usize,
+    counters: Counters,
 }
 
 impl Store {
@@ -104,6 +128,7 @@ impl Store {
                 strings: Mutex::new(Interner::default()),
                 max_spans,
                 new_spans,
+                counters: Counters::default(),
             }),
         }
     }
@@ -113,8 +138,8 @@ impl Store {
         self.shared.max_spans
     }
 
-    /// Stores every span of `batch` or none (see [`SpanBatch`] for how one is built). Returns
-    /// the number stored.
+    /// Stores every span of `batch` or none (see [`SpanBatch`] for how one is built), less the
+    /// duplicates. Returns the number stored.
     pub(crate) fn insert_batch(&self, batch: SpanBatch) -> Result<usize, InsertError> {
         let records = batch.records;
         let count = records.len();
@@ -127,105 +152,48 @@ impl Store {
         if count == 0 {
             return Ok(0);
         }
-
-        // Ids in first-seen order for the broadcast, and how many spans each gets, so each
-        // trace's span list grows once per insert, to its exact size.
-        let mut touched = Vec::new();
-        let mut per_trace: HashMap<TraceId, usize> = HashMap::new();
-        for (id, _) in &records {
-            *per_trace.entry(*id).or_insert_with(|| {
-                touched.push(*id);
-                0
-            }) += 1;
-        }
-        {
-            let mut guard = self.lock();
-            // Reborrow once so the closure below can borrow `arrival` while `traces` is borrowed.
-            let state = &mut *guard;
-            state.make_room(count, self.shared.max_spans);
-            for (id, record) in records {
-                let trace = state.traces.entry(id).or_insert_with(|| {
-                    state.arrival.push_back(id);
-                    Trace {
-                        id,
-                        spans: Vec::new(),
-                    }
-                });
-                if let Some(incoming) = per_trace.remove(&id) {
-                    trace.spans.reserve_exact(incoming);
-                }
-                trace.spans.push(record);
+        // Grouped by trace before taking the lock, so the insert under it is only appends.
+        let mut groups: Vec<(TraceId, Vec<SpanRecord>)> = Vec::new();
+        let mut group_of: HashMap<TraceId, usize> = HashMap::new();
+        for (id, record) in records {
+            let next = groups.len();
+            let at = *group_of.entry(id).or_insert(next);
+            if at == next {
+                groups.push((id, Vec::new()));
             }
-            for id in &touched {
-                if let Some(trace) = state.traces.get_mut(id) {
-                    // Stable sort: spans that start together keep their arrival order.
-                    trace.spans.sort_by_key(SpanRecord::start_unix_nano);
-                    // A trace can get spans from several requests, each growing its list;
-                    // most traces are then complete, so trim what a quarter more would not use.
-                    if trace.spans.capacity() > trace.spans.len() + trace.spans.len() / 4 + 1 {
-                        trace.spans.shrink_to_fit();
-                    }
-                }
-            }
-            state.span_count += count;
+            groups[at].1.push(record);
         }
+        let traces = groups.len();
+        let done = self.lock().insert(groups, count, self.shared.max_spans);
         // After the state lock is released: eviction may have left strings unused.
         self.strings().sweep_if_due();
 
-        tracing::debug!(spans = count, traces = touched.len(), "stored spans");
-        for id in touched {
+        let counters = &self.shared.counters;
+        Counters::add(&counters.received, count);
+        Counters::add(&counters.stored, done.stored);
+        Counters::add(&counters.duplicates, done.duplicates);
+        Counters::add(&counters.evicted, done.evicted);
+        tracing::debug!(
+            spans = done.stored,
+            traces,
+            duplicates = done.duplicates,
+            "stored spans"
+        );
+        for id in done.touched {
             // An error only means nobody is subscribed right now.
             let _ = self.shared.new_spans.send(id);
         }
-        Ok(count)
+        Ok(done.stored)
     }
 
-    /// A copy of the trace with this id, if the store holds any of its spans.
-    pub fn trace(&self, id: &TraceId) -> Option<Trace> {
-        self.lock().traces.get(id).cloned()
+    /// Counts a request the receiver refused (see [`Store::totals`]).
+    pub fn count_rejected(&self, reason: RejectReason) {
+        self.shared.counters.reject(reason);
     }
 
-    /// Up to `limit` traces, newest first by trace start time.
-    pub fn recent_traces(&self, limit: usize) -> Vec<Trace> {
-        self.search(limit, |trace| Some(trace.clone())).results
-    }
-
-    /// Up to `limit` results of `select`, newest trace first, plus how many traces were looked at.
-    /// `select` maps a trace to a result (or `None` to skip it) under the store's lock, so search
-    /// shapes TraceQL results without copying traces; it must be quick and must not block.
-    pub fn search<T>(
-        &self,
-        limit: usize,
-        mut select: impl FnMut(&Trace) -> Option<T>,
-    ) -> Searched<T> {
-        let state = self.lock();
-        let mut newest_first: Vec<&Trace> = state.traces.values().collect();
-        newest_first.sort_unstable_by(|a, b| {
-            b.start_unix_nano()
-                .cmp(&a.start_unix_nano())
-                .then(a.id.cmp(&b.id))
-        });
-        let mut searched = Searched {
-            results: Vec::new(),
-            inspected: 0,
-        };
-        for trace in newest_first {
-            if searched.results.len() >= limit {
-                break;
-            }
-            searched.inspected += 1;
-            searched.results.extend(select(trace));
-        }
-        searched
-    }
-
-    /// Calls `visit` with every trace, in no particular order, under the store's lock (so it
-    /// must be quick and must not block). Tag listings use it to read names and values in place.
-    pub fn for_each_trace(&self, mut visit: impl FnMut(&Trace)) {
-        let state = self.lock();
-        for trace in state.traces.values() {
-            visit(trace);
-        }
+    /// What happened to the spans sent to this store since it was made.
+    pub fn totals(&self) -> Totals {
+        self.shared.counters.snapshot()
     }
 
     /// How many spans the store holds.
@@ -235,7 +203,7 @@ impl Store {
 
     /// How many traces the store holds.
     pub fn trace_count(&self) -> usize {
-        self.lock().traces.len()
+        self.lock().trace_count()
     }
 
     /// Told the id of every trace that received spans, once per insert call. Lagging receivers
@@ -266,31 +234,6 @@ impl Store {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The result of [`Store::search`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Searched<T> {
-    /// What `select` returned for the matching traces, newest trace first.
-    pub results: Vec<T>,
-    /// How many traces were examined before the limit was reached.
-    pub inspected: usize,
-}
-
-impl State {
-    /// Evict whole traces, oldest first, until `incoming` more spans fit under `max_spans`.
-    /// The caller guarantees `incoming <= max_spans`, so this always ends.
-    fn make_room(&mut self, incoming: usize, max_spans: usize) {
-        while self.span_count + incoming > max_spans {
-            let Some(oldest) = self.arrival.pop_front() else {
-                break;
-            };
-            if let Some(evicted) = self.traces.remove(&oldest) {
-                self.span_count -= evicted.spans.len();
-                tracing::debug!(trace_id = %oldest, spans = evicted.spans.len(), "evicted trace");
-            }
-        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! when its attribute list is shared, about 300 when it is not:
 //! - ids and times inline;
 //! - strings (the name, attribute keys, string values) interned by the store's
-//!   [`Interner`](super::strings::Interner), so `"http.request.method"` and `"GET"` are stored
+//!   [`Interner`](super::interner::Interner), so `"http.request.method"` and `"GET"` are stored
 //!   once and each span holds 8-byte shared pointers to them;
 //! - attributes as 24-byte [`Attribute`]s, the list interned too, so spans with the same
 //!   attributes (every SERVER span of one route, say) share one list; the rare typed values with
@@ -21,68 +21,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arcstr::ArcStr;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 
+pub use super::attribute::{AttrValue, Attribute};
+use super::interner::Interner;
 pub use super::source::Source;
-use super::strings::Interner;
 use crate::model::{SpanId, TraceId};
-
-/// One span attribute. Keys and string values are interned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Attribute {
-    /// The key.
-    pub key: ArcStr,
-    /// The value.
-    pub value: AttrValue,
-}
-
-/// An attribute's value: the four scalar types inline, anything else as OTLP has it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttrValue {
-    /// A string.
-    Str(ArcStr),
-    /// A 64-bit integer.
-    Int(i64),
-    /// A double.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
-    /// An array, a key-value list, bytes, or an empty `AnyValue` (`Some`); or no value at all
-    /// (`None`), which OTLP allows.
-    Other(Option<Box<AnyValue>>),
-}
-
-impl AttrValue {
-    fn from_proto(value: Option<AnyValue>, strings: &mut Interner) -> Self {
-        match value {
-            Some(AnyValue { value: Some(v) }) => match v {
-                any_value::Value::StringValue(s) => AttrValue::Str(strings.intern(&s)),
-                any_value::Value::IntValue(i) => AttrValue::Int(i),
-                any_value::Value::DoubleValue(d) => AttrValue::Float(d),
-                any_value::Value::BoolValue(b) => AttrValue::Bool(b),
-                other => AttrValue::Other(Some(Box::new(AnyValue { value: Some(other) }))),
-            },
-            Some(empty) => AttrValue::Other(Some(Box::new(empty))),
-            None => AttrValue::Other(None),
-        }
-    }
-
-    /// The value as OTLP has it (`None` for an attribute sent without a value).
-    pub fn to_proto(&self) -> Option<AnyValue> {
-        let scalar = |v| Some(AnyValue { value: Some(v) });
-        match self {
-            AttrValue::Str(s) => scalar(any_value::Value::StringValue(s.to_string())),
-            AttrValue::Int(i) => scalar(any_value::Value::IntValue(*i)),
-            AttrValue::Float(d) => scalar(any_value::Value::DoubleValue(*d)),
-            AttrValue::Bool(b) => scalar(any_value::Value::BoolValue(*b)),
-            AttrValue::Other(other) => other.as_deref().cloned(),
-        }
-    }
-}
 
 /// What most spans do not have, kept out of line so they pay one null pointer for it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -131,7 +79,7 @@ impl SpanRecord {
             .into_iter()
             .map(|kv| Attribute {
                 key: strings.intern(&kv.key),
-                value: AttrValue::from_proto(kv.value, strings),
+                value: strings.attr_value(kv.value),
             })
             .collect();
         let attributes = strings.attribute_list(attributes);

@@ -2,7 +2,9 @@
 //! and out of the store.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
+};
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
@@ -168,7 +170,7 @@ fn eviction_lets_the_interner_forget_unused_strings() {
     // 20,000 unique values went in; 1,000 are live. Sweeps keep the table under the size at
     // which it is next swept.
     assert!(
-        strings < super::super::strings::MIN_SWEEP,
+        strings < super::super::interner::MIN_SWEEP,
         "{strings} strings"
     );
     assert!(strings >= 1_000, "{strings} strings");
@@ -177,7 +179,7 @@ fn eviction_lets_the_interner_forget_unused_strings() {
         "every request had the same (empty) resource and scope"
     );
     assert!(
-        lists < super::super::strings::MIN_SWEEP,
+        lists < super::super::interner::MIN_SWEEP,
         "{lists} attribute lists"
     );
     assert!(lists >= 1_000, "{lists} attribute lists");

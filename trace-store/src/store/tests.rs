@@ -7,6 +7,7 @@ use opentelemetry_proto::tonic::trace::v1::Status;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
 use super::*;
+use crate::model::TimeWindow;
 use crate::testing::{attr, request, span, trace_id};
 
 fn id(n: u8) -> TraceId {
@@ -170,7 +171,7 @@ fn recent_traces_are_newest_first_by_start_time() {
     let ids: Vec<TraceId> = store.recent_traces(2).into_iter().map(|t| t.id).collect();
     assert_eq!(ids, [id(1), id(3)]);
 
-    let found = store.search(10, |t| (t.id != id(3)).then_some(t.id));
+    let found = store.search(TimeWindow::ALL, 10, |t| (t.id != id(3)).then_some(t.id));
     assert_eq!(found.results, [id(1), id(2)]);
     assert_eq!(found.inspected, 3);
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, TracesData};
 
+use super::interner::Interner;
 pub use super::span::{AttrValue, Attribute, Source, SpanRecord};
-use super::strings::Interner;
 use crate::model::{SpanId, TraceId};
 
 /// A snapshot of one trace: every span the store holds for `id`, sorted by start time.

@@ -25,9 +25,8 @@ fn stored(n: u8, batches: Vec<(&str, Vec<opentelemetry_proto::tonic::trace::v1::
     for (service, spans) in batches {
         store.insert(request(service, spans)).unwrap();
     }
-    store
-        .trace(&TraceId::from_bytes(&trace_id(n)).unwrap())
-        .unwrap()
+    let trace = store.trace(&TraceId::from_bytes(&trace_id(n)).unwrap());
+    std::sync::Arc::unwrap_or_clone(trace.unwrap())
 }
 
 /// Four spans over three services: tree order puts `cache` (earlier start) before the price call.

@@ -110,7 +110,7 @@ fn trace(n: u8, start: u64, end: u64, span_attrs: &[(&str, &str)], service: &str
     let mut root = span(n, 1, None, "root", start, end);
     root.attributes = span_attrs.iter().map(|(k, v)| attr(k, v)).collect();
     store.insert(request(service, vec![root])).unwrap();
-    store.recent_traces(1).remove(0)
+    Trace::clone(&store.recent_traces(1)[0])
 }
 
 #[test]

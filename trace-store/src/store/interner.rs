@@ -18,11 +18,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arcstr::ArcStr;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::span::{AttrValue, Attribute, Source};
+use super::attribute::{AttrValue, Attribute};
+use super::source::Source;
 
 /// Below this many entries a table is never swept: sweeping a small table saves nothing.
 pub(super) const MIN_SWEEP: usize = 4096;
@@ -56,6 +57,21 @@ impl Default for Interner {
 }
 
 impl Interner {
+    /// An OTLP attribute value in the store's form, its string interned.
+    pub(super) fn attr_value(&mut self, value: Option<AnyValue>) -> AttrValue {
+        match value {
+            Some(AnyValue { value: Some(v) }) => match v {
+                any_value::Value::StringValue(s) => AttrValue::Str(self.intern(&s)),
+                any_value::Value::IntValue(i) => AttrValue::Int(i),
+                any_value::Value::DoubleValue(d) => AttrValue::Float(d),
+                any_value::Value::BoolValue(b) => AttrValue::Bool(b),
+                other => AttrValue::Other(Some(Box::new(AnyValue { value: Some(other) }))),
+            },
+            Some(empty) => AttrValue::Other(Some(Box::new(empty))),
+            None => AttrValue::Other(None),
+        }
+    }
+
     /// The shared copy of `text`, made on first sight.
     pub fn intern(&mut self, text: &str) -> ArcStr {
         if text.is_empty() {

@@ -221,6 +221,16 @@ fn ms(d: Duration) -> String {
 }
 
 async fn ingest(args: &Args, client: &reqwest::Client, bodies: Vec<Vec<u8>>) -> Duration {
+    ingest_timed(args, client, bodies).await.0
+}
+
+/// Sends `bodies` over `args.connections` connections; the total time and each request's
+/// latency, sorted.
+async fn ingest_timed(
+    args: &Args,
+    client: &reqwest::Client,
+    bodies: Vec<Vec<u8>>,
+) -> (Duration, Vec<Duration>) {
     let url = format!("http://{}/v1/traces", args.otlp);
     let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
     let started = Instant::now();
@@ -228,10 +238,12 @@ async fn ingest(args: &Args, client: &reqwest::Client, bodies: Vec<Vec<u8>>) -> 
         .map(|_| {
             let (queue, client, url) = (queue.clone(), client.clone(), url.clone());
             tokio::spawn(async move {
+                let mut took = Vec::new();
                 loop {
                     let Some(body) = queue.lock().unwrap().pop() else {
                         break;
                     };
+                    let sent = Instant::now();
                     let response = client
                         .post(&url)
                         .header("content-type", "application/x-protobuf")
@@ -244,14 +256,77 @@ async fn ingest(args: &Args, client: &reqwest::Client, bodies: Vec<Vec<u8>>) -> 
                         "ingest answered {}",
                         response.status()
                     );
+                    took.push(sent.elapsed());
                 }
+                took
             })
         })
         .collect();
+    let mut took = Vec::new();
     for w in workers {
-        w.await.unwrap();
+        took.extend(w.await.unwrap());
     }
-    started.elapsed()
+    took.sort();
+    (started.elapsed(), took)
+}
+
+/// Ingest of `bodies` alone and then of `more` while one client runs `query` back to back over
+/// the full store: the rate and p99 of each, and how many searches ran.
+async fn ingest_under_search(
+    args: &Args,
+    client: &reqwest::Client,
+    bodies: Vec<Vec<u8>>,
+    more: Vec<Vec<u8>>,
+    query: &str,
+) {
+    let spans = |b: &[Vec<u8>]| (b.len() * TRACES_PER_REQUEST * SPANS_PER_TRACE) as f64;
+    let (alone_spans, busy_spans) = (spans(&bodies), spans(&more));
+    let (alone, alone_took) = ingest_timed(args, client, bodies).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let searcher = {
+        let (client, stop) = (client.clone(), stop.clone());
+        let url = format!(
+            "http://{}/api/search?limit=20&q={}",
+            args.query,
+            percent(query)
+        );
+        tokio::spawn(async move {
+            let mut searches = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let response = client.get(&url).send().await.unwrap();
+                assert!(
+                    response.status().is_success(),
+                    "search: {}",
+                    response.status()
+                );
+                response.bytes().await.unwrap();
+                searches.push(started.elapsed());
+            }
+            searches.sort();
+            searches
+        })
+    };
+    let (busy, busy_took) = ingest_timed(args, client, more).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let searches = searcher.await.unwrap();
+    let (rate_alone, rate_busy) = (
+        alone_spans / alone.as_secs_f64(),
+        busy_spans / busy.as_secs_f64(),
+    );
+    let (p99_alone, p99_busy) = (percentile(&alone_took, 0.99), percentile(&busy_took, 0.99));
+    println!(
+        "| ingest alone | {rate_alone:.0} spans/s · request p99 {} |",
+        ms(p99_alone)
+    );
+    println!(
+        "| ingest while one client searches `{query}` back to back | {rate_busy:.0} spans/s ({:.0} % of alone) · request p99 {} ({:.1}× alone) · {} searches, p50 {} |",
+        100.0 * rate_busy / rate_alone,
+        ms(p99_busy),
+        p99_busy.as_secs_f64() / p99_alone.as_secs_f64(),
+        searches.len(),
+        ms(percentile(&searches, 0.5)),
+    );
 }
 
 async fn latencies(client: &reqwest::Client, urls: &[String], protobuf: bool) -> Vec<Duration> {
@@ -404,6 +479,35 @@ async fn main() {
             ms(percentile(&took, 0.99))
         );
     }
+
+    // Full scans: every trace is looked at, nothing matches.
+    let full_scan_regex = "{ span.url.path =~ \".*no-such-path.*\" }";
+    for (label, q) in [
+        ("full scan: regex on a span attribute", full_scan_regex),
+        (
+            "full scan: equality on a span attribute",
+            "{ span.http.response.status_code = 599 }",
+        ),
+        ("newest 20 traces", "{ }"),
+    ] {
+        let url = format!("http://{}/api/search?limit=20&q={}", args.query, percent(q));
+        let took = latencies(&client, &vec![url; 10], false).await;
+        println!(
+            "| {label} `{q}` (10 runs) | p50 {} · p99 {} |",
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.99))
+        );
+    }
+
+    // Readers against the writer: new traces, ingested alone and then under a full-scan search.
+    let extra = (requests / 5).max(20);
+    let new_bodies = |from: usize| -> Vec<Vec<u8>> {
+        (from..from + extra)
+            .map(|r| request((r * TRACES_PER_REQUEST) as u64, args.unique))
+            .collect()
+    };
+    let (alone, busy) = (new_bodies(requests), new_bodies(requests + extra));
+    ingest_under_search(&args, &client, alone, busy, full_scan_regex).await;
 }
 
 fn hex(bytes: &[u8]) -> String {

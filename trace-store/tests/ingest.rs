@@ -69,6 +69,44 @@ async fn protobuf_export_is_stored() {
     app.shutdown().await.unwrap();
 }
 
+/// `/metrics` says what happened to every span: an exporter's retry is counted as duplicates,
+/// not stored twice, and refused requests are counted by reason.
+#[tokio::test]
+async fn metrics_count_received_duplicate_and_refused() {
+    let app = TestApp::spawn().await;
+    let chain = request(
+        "app-a",
+        vec![
+            span(1, 1, None, "root", 10, 20),
+            span(1, 2, Some(1), "child", 12, 18),
+        ],
+    );
+    for _ in 0..2 {
+        assert_eq!(app.export(&chain).await.status(), 200);
+    }
+    let garbage = app
+        .post("/v1/traces", "application/x-protobuf", false, vec![0xff; 7])
+        .await;
+    assert_eq!(garbage.status(), 400);
+    let wrong_type = app.post("/v1/traces", "text/plain", false, vec![1]).await;
+    assert_eq!(wrong_type.status(), 415);
+
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    for line in [
+        "tracelab_store_spans 2\n",
+        "tracelab_store_spans_received_total 4\n",
+        "tracelab_store_spans_stored_total 2\n",
+        "tracelab_store_spans_deduplicated_total 2\n",
+        "tracelab_store_spans_evicted_total 0\n",
+        "tracelab_store_requests_rejected_total{reason=\"malformed\"} 1\n",
+        "tracelab_store_requests_rejected_total{reason=\"unsupported\"} 1\n",
+        "tracelab_store_requests_rejected_total{reason=\"bad_id\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing from:\n{metrics}");
+    }
+    app.shutdown().await.unwrap();
+}
+
 /// Real OTLP/JSON text in (upper-case hex ids), a JSON response out, ids decoded correctly.
 #[tokio::test]
 async fn json_export_is_stored() {
@@ -232,6 +270,46 @@ async fn bodies_past_the_limit_are_a_413() {
         (status.code, status.message.as_str()),
         (8, "request body is larger than the limit of 1024 bytes")
     );
+    app.shutdown().await.unwrap();
+}
+
+/// Python's `http.client` (the OTel Python exporter's) writes the whole body before it reads.
+/// A receiver that stops reading at the limit and closes leaves such a client with a broken pipe
+/// and no answer, and the exporter retries; this one reads on (up to a bound) and answers 413.
+#[tokio::test]
+async fn a_client_that_writes_its_whole_body_first_reads_the_413() {
+    use std::io::{Read, Write};
+    let limits = IngestLimits {
+        max_body_bytes: 64 * 1024,
+        ..IngestLimits::default()
+    };
+    let app = TestApp::spawn_with(Store::new(1000), limits).await;
+    let addr = app.otlp_url.trim_start_matches("http://").to_owned();
+    // A blocking socket on its own thread, as the Python client does it: headers, then all of
+    // the body (far more than socket buffers hold), then read.
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut socket = std::net::TcpStream::connect(addr)?;
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(20)))?;
+        socket.set_write_timeout(Some(std::time::Duration::from_secs(20)))?;
+        let body = vec![0u8; 16 * 1024 * 1024];
+        write!(
+            socket,
+            "POST /v1/traces HTTP/1.1\r\nHost: store\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )?;
+        socket.write_all(&body)?;
+        let mut head = [0u8; 12];
+        socket.read_exact(&mut head)?;
+        Ok(String::from_utf8_lossy(&head).into_owned())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        answer.expect("the whole body was written and the answer read"),
+        "HTTP/1.1 413"
+    );
+    let rejected = app.store.totals().rejected;
+    assert!(rejected.contains(&(trace_store::store::RejectReason::TooLarge, 1)));
     app.shutdown().await.unwrap();
 }
 

@@ -11,7 +11,7 @@ use axum::routing::get;
 use crate::store::Store;
 
 /// The `/metrics` route.
-pub fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(store)

@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use proptest::prelude::*;
 use prost::Message;
 use tower::ServiceExt;
-use trace_store::{IngestLimits, ServeOptions, Store};
+use trace_store::{Config, IngestLimits, Listeners, Store};
 
 /// The corpus: (name, OTLP/JSON bytes, protobuf bytes).
 fn corpus() -> Vec<(String, Vec<u8>, Vec<u8>)> {
@@ -198,24 +198,15 @@ fn a_client_that_never_finishes_its_body_times_out() {
         .enable_all()
         .build()
         .unwrap();
-    let (otlp, query) = runtime.block_on(async {
-        (
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-    });
-    let addr = otlp.local_addr().unwrap();
-    let options = ServeOptions {
+    let config = Config {
         request_timeout: Duration::from_millis(500),
-        ..ServeOptions::default()
+        ..Config::ephemeral()
     };
-    runtime.spawn(trace_store::serve_with(
-        otlp,
-        query,
-        Store::new(100),
-        options,
-        std::future::pending(),
-    ));
+    let listeners = runtime.block_on(Listeners::bind(&config)).unwrap();
+    let addr = listeners.otlp_http.local_addr().unwrap();
+    runtime.spawn(async move {
+        trace_store::serve(listeners, Store::new(100), &config, std::future::pending()).await
+    });
 
     let mut socket = std::net::TcpStream::connect(addr).unwrap();
     socket

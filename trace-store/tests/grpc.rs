@@ -5,10 +5,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use tokio::net::TcpListener;
 use tonic::Code;
 use tonic::codec::CompressionEncoding;
-use trace_store::{IngestLimits, Store, TraceId};
+use trace_store::{Config, IngestLimits, Listeners, Store, TraceId};
 
 fn request(trace_id: Vec<u8>, spans: usize) -> ExportTraceServiceRequest {
     let span = |n: u8| Span {
@@ -40,21 +39,28 @@ fn request(trace_id: Vec<u8>, spans: usize) -> ExportTraceServiceRequest {
     }
 }
 
+/// A store serving on free ports; the store and its OTLP/gRPC address.
+async fn serve(config: Config, max_spans: usize) -> (Store, std::net::SocketAddr) {
+    let store = Store::new(max_spans);
+    let listeners = Listeners::bind(&config).await.unwrap();
+    let addr = listeners.otlp_grpc.local_addr().unwrap();
+    let serving = store.clone();
+    tokio::spawn(async move {
+        trace_store::serve(listeners, serving, &config, std::future::pending()).await
+    });
+    (store, addr)
+}
+
 /// A store serving gRPC on a free port, and a client for it.
 async fn start(
     limits: IngestLimits,
     max_spans: usize,
 ) -> (Store, TraceServiceClient<tonic::transport::Channel>) {
-    let store = Store::new(max_spans);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(trace_store::ingest::grpc::serve(
-        listener,
-        store.clone(),
+    let config = Config {
         limits,
-        None,
-        std::future::pending(),
-    ));
+        ..Config::ephemeral()
+    };
+    let (store, addr) = serve(config, max_spans).await;
     let client = TraceServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
@@ -124,17 +130,11 @@ async fn a_gzip_bomb_is_refused() {
 /// With a token, a call must carry it as `authorization` metadata.
 #[tokio::test]
 async fn a_token_is_required_when_set() {
-    let store = Store::new(100);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let token = trace_store::auth::Token::new("s3cret");
-    tokio::spawn(trace_store::ingest::grpc::serve(
-        listener,
-        store.clone(),
-        IngestLimits::default(),
-        token,
-        std::future::pending(),
-    ));
+    let config = Config {
+        token: trace_store::auth::Token::new("s3cret"),
+        ..Config::ephemeral()
+    };
+    let (store, addr) = serve(config, 100).await;
     let mut client = TraceServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use trace_store::auth::Token;
-use trace_store::{IngestLimits, ServeOptions, Store};
+use trace_store::{Listeners, Store};
 
 use crate::cli::StoreArgs;
 
@@ -41,38 +41,39 @@ impl RunningStore {
                 args.bind
             ),
         };
-        let bind = |port: u16, what: &'static str| async move {
-            common::http_server::bind(std::net::SocketAddr::new(args.bind, port)).with_context(|| {
-                format!("cannot listen on {}:{port} for {what} (is another tracelab or collector running?)", args.bind)
+        let config = trace_store::Config {
+            otlp_http_addr: SocketAddr::new(args.bind, args.otlp_port),
+            otlp_grpc_addr: SocketAddr::new(args.bind, args.grpc_port),
+            query_addr: SocketAddr::new(args.bind, args.query_port),
+            max_spans: usize::try_from(args.max_spans).unwrap_or(usize::MAX),
+            token,
+            ..trace_store::Config::default()
+        };
+        let bind = |addr: SocketAddr, what: &'static str| {
+            common::http_server::bind(addr).with_context(|| {
+                format!(
+                    "cannot listen on {addr} for {what} (is another tracelab or collector running?)"
+                )
             })
         };
-        let otlp = bind(args.otlp_port, "OTLP/HTTP").await?;
-        let grpc = bind(args.grpc_port, "OTLP/gRPC").await?;
-        let query = bind(args.query_port, "the query API").await?;
-        let (otlp_http, otlp_grpc, query_addr) =
-            (otlp.local_addr()?, grpc.local_addr()?, query.local_addr()?);
-
-        let store = Store::new(usize::try_from(args.max_spans).unwrap_or(usize::MAX));
-        let limits = IngestLimits::default();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
-        let options = ServeOptions {
-            limits,
-            token: token.clone(),
-            ..ServeOptions::default()
+        let listeners = Listeners {
+            otlp_http: bind(config.otlp_http_addr, "OTLP/HTTP")?,
+            otlp_grpc: bind(config.otlp_grpc_addr, "OTLP/gRPC")?,
+            query: bind(config.query_addr, "the query API")?,
         };
-        let http = trace_store::serve_with(otlp, query, store.clone(), options, async move {
-            let _ = stopped.await;
-            let _ = grpc_stop.send(());
-        });
-        let grpc =
-            trace_store::ingest::grpc::serve(grpc, store.clone(), limits, token, async move {
-                let _ = grpc_stopped.await;
-            });
+        let (otlp_http, otlp_grpc, query_addr) = (
+            listeners.otlp_http.local_addr()?,
+            listeners.otlp_grpc.local_addr()?,
+            listeners.query.local_addr()?,
+        );
+        let store = Store::new(config.max_spans);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = store.clone();
         let task = tokio::spawn(async move {
-            let (http, grpc) = tokio::join!(http, grpc);
-            http.context("the store's HTTP server failed")?;
-            grpc.context("the store's gRPC server failed")?;
+            trace_store::serve(listeners, serving, &config, async move {
+                let _ = stopped.await;
+            })
+            .await?;
             Ok(())
         });
         Ok(Self {

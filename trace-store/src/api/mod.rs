@@ -29,7 +29,7 @@ use http::StatusCode;
 use crate::store::Store;
 
 /// The query API's routes (see the module docs for the list).
-pub fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store) -> Router {
     Router::new()
         .route("/api/echo", get(|| async { "echo\n" }))
         .route("/ready", get(|| async { "ready\n" }))

@@ -16,7 +16,7 @@
 
 mod body;
 mod codec;
-pub mod grpc;
+pub(crate) mod grpc;
 mod streamed;
 
 use axum::Router;

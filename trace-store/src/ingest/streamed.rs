@@ -23,9 +23,10 @@ use crate::store::{SpanBatch, SpanPosition, Store};
 /// Spans decoded before they are converted into records and dropped.
 const SPANS_PER_GROUP: usize = 64;
 
-/// `ExportTraceServiceRequest` with each `ResourceSpans` left encoded.
+/// `ExportTraceServiceRequest` with each `ResourceSpans` left encoded. The gRPC receiver has
+/// tonic decode this instead of the whole request, so gRPC exports take the same walk.
 #[derive(Clone, PartialEq, Message)]
-struct RawRequest {
+pub(crate) struct RawRequest {
     #[prost(bytes = "bytes", repeated, tag = "1")]
     resource_spans: Vec<Bytes>,
 }
@@ -55,7 +56,11 @@ struct RawScopeSpans {
 /// Decodes a protobuf `ExportTraceServiceRequest` and stores its spans, all or none. Returns the
 /// number stored.
 pub(crate) fn insert_protobuf(store: &Store, body: Bytes) -> Result<usize, ExportError> {
-    let request = decode::<RawRequest>(body)?;
+    insert_raw(store, decode::<RawRequest>(body)?)
+}
+
+/// Stores the spans of a request whose outer message is decoded, all or none.
+pub(crate) fn insert_raw(store: &Store, request: RawRequest) -> Result<usize, ExportError> {
     let mut batch = SpanBatch::default();
     for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
         let resource_spans = decode::<RawResourceSpans>(resource_spans)?;

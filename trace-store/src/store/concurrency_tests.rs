@@ -93,11 +93,11 @@ fn readers_never_see_a_torn_trace_while_writers_add_and_evict() {
                 for _ in 0..50 {
                     for trace in store.traces(TimeWindow::ALL) {
                         let n = trace.spans.len() as u32;
-                        assert!(n > 0 && n % PART == 0, "torn trace: {n} spans");
+                        assert!(n > 0 && n.is_multiple_of(PART), "torn trace: {n} spans");
                         assert!(trace.spans.is_sorted_by_key(SpanRecord::start_unix_nano));
                     }
                     let by_id = store.trace(&TraceId::from_bytes(&wide_id(7)).unwrap());
-                    assert!(by_id.is_none_or(|t| t.spans.len() as u32 % PART == 0));
+                    assert!(by_id.is_none_or(|t| (t.spans.len() as u32).is_multiple_of(PART)));
                 }
             });
         }

@@ -26,7 +26,7 @@ use http::header::{
 use http::{HeaderMap, StatusCode};
 
 /// Same-origin scripts, styles and fetches only; no inline code, no plugins, no framing.
-pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; \
+pub(crate) const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
@@ -85,7 +85,7 @@ const ASSETS: &[Asset] = &[
 
 /// The viewer's routes: the page and its static assets. No fallback, so the query API's
 /// Tempo-style 404 still answers every other path after the merge.
-pub fn router() -> Router {
+pub(crate) fn router() -> Router {
     Router::new()
         .route(
             "/",

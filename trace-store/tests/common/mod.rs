@@ -1,4 +1,4 @@
-//! Test harness shared by the integration tests: a real [`trace_store::serve`] on two port-0
+//! Test harness shared by the integration tests: a real [`trace_store::serve`] on port-0
 //! listeners, a reqwest client, and builders for OTLP requests.
 
 // Each test binary uses a different subset of these helpers.
@@ -13,10 +13,9 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use trace_store::{IngestLimits, Store};
+use trace_store::{Config, IngestLimits, Listeners, ServeError, Store};
 
 /// A running store: base URLs of both listeners, the store itself, and a way to stop it.
 pub(crate) struct TestApp {
@@ -25,7 +24,7 @@ pub(crate) struct TestApp {
     pub(crate) store: Store,
     pub(crate) client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<Result<(), ServeError>>,
 }
 
 impl TestApp {
@@ -35,20 +34,21 @@ impl TestApp {
     }
 
     pub(crate) async fn spawn_with(store: Store, limits: IngestLimits) -> Self {
-        let otlp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let query = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let otlp_url = format!("http://{}", otlp.local_addr().unwrap());
-        let query_url = format!("http://{}", query.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(trace_store::serve(
-            otlp,
-            query,
-            store.clone(),
+        let config = Config {
             limits,
-            async {
+            ..Config::ephemeral()
+        };
+        let listeners = Listeners::bind(&config).await.unwrap();
+        let otlp_url = format!("http://{}", listeners.otlp_http.local_addr().unwrap());
+        let query_url = format!("http://{}", listeners.query.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = store.clone();
+        let server = tokio::spawn(async move {
+            trace_store::serve(listeners, serving, &config, async {
                 let _ = stopped.await;
-            },
-        ));
+            })
+            .await
+        });
         TestApp {
             otlp_url,
             query_url,
@@ -105,7 +105,7 @@ impl TestApp {
     }
 
     /// Triggers graceful shutdown and returns what `serve` returned.
-    pub(crate) async fn shutdown(mut self) -> std::io::Result<()> {
+    pub(crate) async fn shutdown(mut self) -> Result<(), ServeError> {
         self.request_shutdown();
         self.server.await.unwrap()
     }

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::downstream::{Downstream, DownstreamSettings};
+use common::downstream::{Downstream, DownstreamSettings, Hop};
 use common::service::BuildError;
 use common::{ConfigErrors, Env, ServerSettings, Service, relay};
 
@@ -33,7 +33,7 @@ impl Service for AppA {
     fn from_env(env: &Env, errors: &mut ConfigErrors) -> Self {
         Self {
             server: ServerSettings::from_env(env, DEFAULT_PORT, errors),
-            app_b: DownstreamSettings::from_env(env, "B", common::ports::APP_B, errors),
+            app_b: DownstreamSettings::from_env(env, Hop::APP_B, common::ports::APP_B, errors),
         }
     }
 

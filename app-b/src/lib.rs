@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::downstream::{Downstream, DownstreamSettings};
+use common::downstream::{Downstream, DownstreamSettings, Hop};
 use common::service::BuildError;
 use common::{ConfigErrors, Env, ServerSettings, Service, relay};
 
@@ -42,7 +42,7 @@ impl Service for AppB {
     fn from_env(env: &Env, errors: &mut ConfigErrors) -> Self {
         Self {
             server: ServerSettings::from_env(env, DEFAULT_PORT, errors),
-            app_c: DownstreamSettings::from_env(env, "C", common::ports::APP_C, errors),
+            app_c: DownstreamSettings::from_env(env, Hop::APP_C, common::ports::APP_C, errors),
             delay: env.millis_or("APP_B_DELAY_MS", DEFAULT_DELAY, errors),
         }
     }

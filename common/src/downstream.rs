@@ -25,8 +25,43 @@ use crate::env::{ConfigErrors, Env};
 /// cannot make us buffer without bound. The chain's replies are ~30 bytes.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// Where the next hop is, from `SERVICE_<X>_HOST` / `SERVICE_<X>_PORT`
-/// (the seed's names) and `DOWNSTREAM_TIMEOUT_MS`.
+/// The variables that name one next hop: the seed's `SERVICE_B_HOST` /
+/// `SERVICE_B_PORT` for app-a's, `SERVICE_C_*` for app-b's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hop {
+    /// The host variable.
+    pub host_var: &'static str,
+    /// The port variable.
+    pub port_var: &'static str,
+}
+
+impl Hop {
+    /// app-a's next hop, app-b.
+    pub const APP_B: Hop = Hop {
+        host_var: "SERVICE_B_HOST",
+        port_var: "SERVICE_B_PORT",
+    };
+    /// app-b's next hop, app-c.
+    pub const APP_C: Hop = Hop {
+        host_var: "SERVICE_C_HOST",
+        port_var: "SERVICE_C_PORT",
+    };
+
+    /// The environment that points this hop at `host` and `port`, for
+    /// [`DownstreamSettings::from_env`] to read back.
+    pub fn to_env(&self, host: &str, port: u16) -> [(&'static str, String); 2] {
+        [
+            (self.host_var, host.to_owned()),
+            (self.port_var, port.to_string()),
+        ]
+    }
+}
+
+/// The variable naming how long one call to the next hop may take, in milliseconds.
+pub const DOWNSTREAM_TIMEOUT_MS: &str = "DOWNSTREAM_TIMEOUT_MS";
+
+/// Where the next hop is (its [`Hop`] variables, the seed's names) and how
+/// long a call may take (`DOWNSTREAM_TIMEOUT_MS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownstreamSettings {
     /// Host name or address.
@@ -38,17 +73,16 @@ pub struct DownstreamSettings {
 }
 
 impl DownstreamSettings {
-    /// Read `SERVICE_{prefix}_HOST`, `SERVICE_{prefix}_PORT` and
-    /// `DOWNSTREAM_TIMEOUT_MS` (default 3 s, as in the seed).
-    pub fn from_env(env: &Env, prefix: &str, default_port: u16, errors: &mut ConfigErrors) -> Self {
-        let host_var = format!("SERVICE_{prefix}_HOST");
-        let mut host = env.string_or(&host_var, "localhost");
+    /// Read `hop`'s host and port variables and `DOWNSTREAM_TIMEOUT_MS`
+    /// (default 3 s, as in the seed).
+    pub fn from_env(env: &Env, hop: Hop, default_port: u16, errors: &mut ConfigErrors) -> Self {
+        let mut host = env.string_or(hop.host_var, "localhost");
         if reqwest::Url::parse(&format!("http://{host}/")).is_err() {
-            errors.push(&host_var, &host, "a host name or IP address");
+            errors.push(hop.host_var, &host, "a host name or IP address");
             host = "localhost".to_owned();
         }
-        let port = env.port_or(&format!("SERVICE_{prefix}_PORT"), default_port, errors);
-        let timeout = env.millis_or("DOWNSTREAM_TIMEOUT_MS", Duration::from_secs(3), errors);
+        let port = env.port_or(hop.port_var, default_port, errors);
+        let timeout = env.millis_or(DOWNSTREAM_TIMEOUT_MS, Duration::from_secs(3), errors);
         Self {
             host,
             port,
@@ -205,5 +239,31 @@ impl Downstream {
         } else {
             Err(CallError::Status { status, body })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::service::ServerSettings;
+
+    /// What a parent writes is exactly what the service reads: the names live in one place.
+    #[test]
+    fn written_environment_reads_back() {
+        let address: SocketAddr = "127.0.0.2:5123".parse().unwrap();
+        let mut pairs: Vec<(&str, String)> = ServerSettings::listen_env(address).to_vec();
+        pairs.extend(Hop::APP_C.to_env("app-c.example", 5002));
+        let env = Env::from_pairs(pairs);
+        let mut errors = ConfigErrors::default();
+
+        let server = ServerSettings::from_env(&env, 1, &mut errors);
+        assert_eq!(SocketAddr::new(server.bind, server.port), address);
+        let hop = DownstreamSettings::from_env(&env, Hop::APP_C, 1, &mut errors);
+        assert_eq!((hop.host.as_str(), hop.port), ("app-c.example", 5002));
+        let other = DownstreamSettings::from_env(&env, Hop::APP_B, 7, &mut errors);
+        assert_eq!((other.host.as_str(), other.port), ("localhost", 7));
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }

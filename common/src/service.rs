@@ -32,18 +32,35 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
+    /// The variable naming the address to bind.
+    pub const BIND_ADDR: &'static str = "BIND_ADDR";
+    /// The variable naming the port.
+    pub const PORT: &'static str = "PORT";
+    /// The variable naming the drain time after SIGTERM, in milliseconds.
+    pub const SHUTDOWN_GRACE_MS: &'static str = "SHUTDOWN_GRACE_MS";
+
     /// Read the settings; `default_port` is the seed's port for the app.
     pub fn from_env(env: &Env, default_port: u16, errors: &mut ConfigErrors) -> Self {
         Self {
             bind: env.parse_or(
-                "BIND_ADDR",
+                Self::BIND_ADDR,
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 "an IP address such as 0.0.0.0 or 127.0.0.1",
                 errors,
             ),
-            port: env.listen_port_or("PORT", default_port, errors),
-            shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(10), errors),
+            port: env.listen_port_or(Self::PORT, default_port, errors),
+            shutdown_grace: env.millis_or(Self::SHUTDOWN_GRACE_MS, Duration::from_secs(10), errors),
         }
+    }
+
+    /// The environment that makes [`ServerSettings::from_env`] listen on `address`: what a
+    /// parent process (the lab) gives a service it starts. The drain time is left to the
+    /// parent's own environment.
+    pub fn listen_env(address: SocketAddr) -> [(&'static str, String); 2] {
+        [
+            (Self::BIND_ADDR, address.ip().to_string()),
+            (Self::PORT, address.port().to_string()),
+        ]
     }
 }
 

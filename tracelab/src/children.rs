@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use common::service::ServerSettings;
 use tokio::process::{Child, ChildStdin, Command};
 
 use crate::cli::App;
@@ -43,8 +44,7 @@ impl ServiceProcess {
             .args(["serve", app.name(), "--exit-on-stdin-close"])
             .envs(env)
             .env("OTEL_SERVICE_NAME", app.name())
-            .env("PORT", address.port().to_string())
-            .env("BIND_ADDR", address.ip().to_string())
+            .envs(ServerSettings::listen_env(address))
             .stdin(Stdio::piped())
             .process_group(0);
         let mut child = Command::from(command)

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use common::downstream::Hop;
 use trace_store::waterfall::WaterfallOptions;
 
 use crate::children::ServiceProcess;
@@ -38,14 +39,17 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         env.clone(),
     )
     .await?;
+    let next_hop = |hop: Hop, next: &ServiceProcess| {
+        let host = reach(0).ip().to_string();
+        hop.to_env(&host, next.address().port())
+            .map(|(name, value)| (name.to_owned(), value))
+    };
     let mut env_b = env.clone();
-    env_b.push(("SERVICE_C_HOST".into(), reach(0).ip().to_string()));
-    env_b.push(("SERVICE_C_PORT".into(), app_c.address().port().to_string()));
+    env_b.extend(next_hop(Hop::APP_C, &app_c));
     let app_b =
         ServiceProcess::start(App::AppB, SocketAddr::new(bind, args.app_b_port), env_b).await?;
     let mut env_a = env;
-    env_a.push(("SERVICE_B_HOST".into(), reach(0).ip().to_string()));
-    env_a.push(("SERVICE_B_PORT".into(), app_b.address().port().to_string()));
+    env_a.extend(next_hop(Hop::APP_B, &app_b));
     let app_a =
         ServiceProcess::start(App::AppA, SocketAddr::new(bind, args.app_a_port), env_a).await?;
 

@@ -29,6 +29,7 @@
 //! - [`traceql`]: Tempo's query language (a real subset): parse a query once, evaluate it per
 //!   [`Trace`] to get the matched spansets.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
+//! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on).
 //! - `metrics`: `GET /metrics` on the query port: spans and traces held, the bound, and totals
 //!   of spans received, stored, deduplicated and evicted and of refused requests.
 //! - `web`: the web trace viewer, served at `/` on the query port.
@@ -46,6 +47,7 @@ pub mod waterfall;
 mod web;
 
 mod server;
+pub mod settle;
 #[cfg(test)]
 mod testing;
 

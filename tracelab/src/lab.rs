@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use common::downstream::Hop;
+use trace_store::settle::SettleRules;
 use trace_store::waterfall::WaterfallOptions;
 
 use crate::children::ServiceProcess;
@@ -79,7 +80,7 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         }
     }
     // Let the last spans show before the store goes.
-    tokio::time::sleep(watch::SETTLE + Duration::from_millis(300)).await;
+    tokio::time::sleep(SettleRules::default().quiet + Duration::from_millis(300)).await;
     watcher.abort();
     store.stop().await?;
     match failures.pop() {

@@ -14,7 +14,7 @@ use trace_store::TraceId;
 use trace_store::waterfall::{self, WaterfallOptions, human_duration};
 
 use crate::client::{StoreClient, TraceSummary};
-use crate::watch::{GIVE_UP, SETTLE};
+use trace_store::settle::{SettleRules, Settled, Settling};
 
 /// How often `tail` asks the store for new traces.
 const TAIL_POLL: Duration = Duration::from_millis(300);
@@ -98,13 +98,6 @@ pub async fn export(client: &StoreClient, id: TraceId, out: &mut impl Write) -> 
     Ok(())
 }
 
-/// What `tail` knows of a trace it has not drawn yet.
-struct Pending {
-    first_seen: Instant,
-    last_change: Instant,
-    spans: usize,
-}
-
 /// `tracelab tail`: draw each new trace once it completes, until `stop`.
 /// Traces already in the store when it starts are not drawn.
 pub async fn tail(
@@ -120,7 +113,8 @@ pub async fn tail(
         .map(|t| t.trace_id)
         .collect();
     eprintln!("following new traces (Ctrl-C stops)");
-    let mut pending: HashMap<String, Pending> = HashMap::new();
+    let rules = SettleRules::default();
+    let mut pending: HashMap<String, Settling> = HashMap::new();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -131,24 +125,16 @@ pub async fn tail(
         let now = Instant::now();
         for summary in &newest {
             if !done.contains(&summary.trace_id) {
-                pending.entry(summary.trace_id.clone()).or_insert(Pending {
-                    first_seen: now,
-                    last_change: now,
-                    spans: 0,
-                });
+                pending
+                    .entry(summary.trace_id.clone())
+                    .or_insert_with(|| Settling::new(now));
             }
         }
-        for (id, state) in pending.iter_mut() {
+        for (id, settling) in pending.iter_mut() {
             let Some(trace) = client.trace(parse_trace_id(id)?).await? else {
                 continue;
             };
-            if trace.spans.len() != state.spans {
-                state.spans = trace.spans.len();
-                state.last_change = now;
-                continue;
-            }
-            let settled = state.last_change.elapsed() >= SETTLE;
-            if settled && (trace.is_complete() || state.first_seen.elapsed() >= GIVE_UP) {
+            if settling.judge(&trace, &rules, now) != Settled::Waiting {
                 writeln!(out, "{}", waterfall::render(&trace, options))?;
                 out.flush()?;
                 done.insert(id.clone());

@@ -163,7 +163,11 @@ def plot(meta, rate, loaded, path):
         query.axis("off")
     for ax in (ingest, memory):
         ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle(f"tracelab store beside a decode-only sink and Jaeger v2 — commit {meta['commit']}", fontsize=10)
+    fig.suptitle(
+        f"tracelab store beside a decode-only sink and Jaeger v2 — commit {meta['commit']}, "
+        f"{meta.get('cpus', '?')} CPUs, load average {meta.get('loadavg', '?').split()[0]} at the start",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, metadata={"Date": None} if path.endswith(".svg") else None)
 

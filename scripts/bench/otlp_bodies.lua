@@ -86,6 +86,7 @@ function done(summary, latency, _)
     latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000
   ))
+  io.stdout:flush()
   if total_bad > 0 or socket_errors > 0 then
     io.stderr:write(string.format(
       "otlp_bodies.lua: FAILED: %d non-2xx answers (first: %s), socket errors: connect %d, read %d, write %d, timeout %d\n",

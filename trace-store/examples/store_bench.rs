@@ -9,6 +9,20 @@
 //! span also carries an attribute whose value no other span has (a request
 //! id), so no two spans have the same attribute list: the store's worst
 //! case for memory, since it shares equal lists.
+//!
+//! Three more modes serve the side-by-side comparisons in
+//! `scripts/bench-store.sh --ingest` / `--jaeger`, which drive load with wrk
+//! and measure other backends too:
+//!
+//! - `--write-bodies DIR`: writes `--bodies` (2,000) OTLP protobuf bodies of
+//!   `--body-spans` (512) spans each, `DIR/00000.pb`…, the same chain-shaped
+//!   traces cut into batches as an exporter cuts them (a trace may straddle
+//!   two bodies), every span of every body distinct; plus `DIR/trace-ids.txt`
+//!   (500 trace ids spread over the set) and `DIR/meta.json`.
+//! - `--load DIR --otlp HOST:PORT`: sends every body of DIR once
+//!   (`--connections`, default 4) and fails on any non-2xx answer.
+//! - `--get FILE`: GETs each URL of FILE (one a line) in turn and prints one
+//!   JSON line with p50/p99 latency; fails on any non-2xx answer.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +40,11 @@ const TRACES_PER_REQUEST: usize = 200;
 const SPANS_PER_TRACE: usize = 5;
 
 struct Args {
+    write_bodies: Option<String>,
+    bodies: usize,
+    body_spans: usize,
+    load: Option<String>,
+    get: Option<String>,
     otlp: String,
     query: String,
     pid: u32,
@@ -37,6 +56,11 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        write_bodies: None,
+        bodies: 2000,
+        body_spans: 512,
+        load: None,
+        get: None,
         otlp: String::new(),
         query: String::new(),
         pid: 0,
@@ -56,19 +80,32 @@ fn args() -> Args {
             "--connections" => a.connections = value().parse().expect("--connections"),
             "--flood" => a.flood = true,
             "--unique" => a.unique = true,
+            "--write-bodies" => a.write_bodies = Some(value()),
+            "--bodies" => a.bodies = value().parse().expect("--bodies"),
+            "--body-spans" => a.body_spans = value().parse().expect("--body-spans"),
+            "--load" => a.load = Some(value()),
+            "--get" => a.get = Some(value()),
             "--help" | "-h" => {
                 println!(
-                    "store_bench --otlp HOST:PORT --query HOST:PORT --pid STORE_PID [--spans N] [--connections N] [--flood] [--unique]"
+                    "store_bench --otlp HOST:PORT --query HOST:PORT --pid STORE_PID [--spans N] [--connections N] [--flood] [--unique]\n\
+                     store_bench --write-bodies DIR [--bodies 2000] [--body-spans 512]\n\
+                     store_bench --load DIR --otlp HOST:PORT [--connections N]\n\
+                     store_bench --get URLS_FILE"
                 );
                 std::process::exit(0);
             }
             other => panic!("unknown argument {other}"),
         }
     }
-    assert!(
-        !a.otlp.is_empty() && !a.query.is_empty() && a.pid != 0,
-        "--otlp, --query and --pid are required"
-    );
+    if a.write_bodies.is_none() && a.get.is_none() {
+        assert!(!a.otlp.is_empty(), "--otlp is required");
+    }
+    if a.write_bodies.is_none() && a.get.is_none() && a.load.is_none() {
+        assert!(
+            !a.query.is_empty() && a.pid != 0,
+            "--query and --pid are required"
+        );
+    }
     a
 }
 
@@ -182,6 +219,11 @@ fn request(first: u64, unique: bool) -> Vec<u8> {
             per_service[service].extend(spans);
         }
     }
+    encode_request(per_service)
+}
+
+/// One OTLP request: the spans of app-a, app-b and app-c under their resources.
+fn encode_request(per_service: [Vec<Span>; 3]) -> Vec<u8> {
     let resource_spans = ["app-a", "app-b", "app-c"]
         .iter()
         .zip(per_service)
@@ -199,8 +241,87 @@ fn request(first: u64, unique: bool) -> Vec<u8> {
             }],
             ..Default::default()
         })
+        .filter(|r: &ResourceSpans| !r.scope_spans[0].spans.is_empty())
         .collect();
     ExportTraceServiceRequest { resource_spans }.encode_to_vec()
+}
+
+/// `--write-bodies`: the spans of traces 0, 1, 2, … in order (five per trace, as
+/// `trace_spans` makes them), cut into `args.bodies` requests of `args.body_spans`
+/// spans each. Every span is in exactly one body.
+fn write_bodies(args: &Args, dir: &str) {
+    let now = 1_760_000_000_000_000_000u64;
+    let spans = args.bodies * args.body_spans;
+    assert!(
+        spans.is_multiple_of(SPANS_PER_TRACE),
+        "bodies × body spans must be a multiple of {SPANS_PER_TRACE}, so every trace is whole"
+    );
+    let traces = spans / SPANS_PER_TRACE;
+    std::fs::create_dir_all(dir).expect("create the bodies' directory");
+    let mut wire = 0;
+    for body in 0..args.bodies {
+        let (first, last) = (body * args.body_spans, (body + 1) * args.body_spans);
+        let mut per_service: [Vec<Span>; 3] = Default::default();
+        for n in first / SPANS_PER_TRACE..last.div_ceil(SPANS_PER_TRACE) {
+            let mut position = n * SPANS_PER_TRACE;
+            for (service, trace_part) in trace_spans(n as u64, now + n as u64 * 1_000_000, false)
+                .into_iter()
+                .enumerate()
+            {
+                for span in trace_part {
+                    if (first..last).contains(&position) {
+                        per_service[service].push(span);
+                    }
+                    position += 1;
+                }
+            }
+        }
+        let bytes = encode_request(per_service);
+        wire += bytes.len();
+        std::fs::write(format!("{dir}/{body:05}.pb"), bytes).expect("write a body");
+    }
+    let ids: String = (0..500u64)
+        .map(|i| {
+            let n = (i * 7919) % traces as u64;
+            hex(&[n.to_be_bytes(), 0x7472_6163_656c_6162u64.to_be_bytes()].concat()) + "\n"
+        })
+        .collect();
+    std::fs::write(format!("{dir}/trace-ids.txt"), ids).expect("write trace-ids.txt");
+    let error_traces = traces.div_ceil(100);
+    let meta = serde_json::json!({
+        "bodies": args.bodies,
+        "body_spans": args.body_spans,
+        "spans": spans,
+        "traces": traces,
+        "wire_bytes": wire,
+        // Trace n has status code 502 on all five spans when n % 100 == 0.
+        "error_traces": error_traces,
+        "spans_with_502": error_traces * SPANS_PER_TRACE,
+        "first_start_ns": now,
+        "last_end_ns": now + traces as u64 * 1_000_000 + 1_000_000,
+    });
+    std::fs::write(format!("{dir}/meta.json"), format!("{meta}\n")).expect("write meta.json");
+    eprintln!(
+        "wrote {} bodies of {} spans ({spans} spans, {traces} traces, {:.1} MiB) to {dir}",
+        args.bodies,
+        args.body_spans,
+        wire as f64 / 1048576.0
+    );
+}
+
+/// The body files of `dir` (`*.pb`), in name order.
+fn read_bodies(dir: &str) -> Vec<Vec<u8>> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("read the bodies' directory")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no *.pb bodies in {dir}");
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read a body"))
+        .collect()
 }
 
 fn rss_bytes(pid: u32) -> u64 {
@@ -354,6 +475,41 @@ async fn latencies(client: &reqwest::Client, urls: &[String], protobuf: bool) ->
 async fn main() {
     let args = args();
     let client = reqwest::Client::new();
+    if let Some(dir) = &args.write_bodies {
+        write_bodies(&args, dir);
+        return;
+    }
+    if let Some(dir) = &args.load {
+        let bodies = read_bodies(dir);
+        let count = bodies.len();
+        let took = ingest(&args, &client, bodies).await;
+        println!(
+            "{}",
+            serde_json::json!({"bodies": count, "seconds": took.as_secs_f64()})
+        );
+        return;
+    }
+    if let Some(file) = &args.get {
+        let urls: Vec<String> = std::fs::read_to_string(file)
+            .expect("read the URL list")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        assert!(!urls.is_empty(), "no URLs in {file}");
+        let (took, span_counts) = get_all(&client, &urls).await;
+        println!(
+            "{}",
+            serde_json::json!({
+                "n": urls.len(),
+                "p50_ms": percentile(&took, 0.5).as_secs_f64() * 1000.0,
+                "p99_ms": percentile(&took, 0.99).as_secs_f64() * 1000.0,
+                "spans_per_answer_min": span_counts.iter().min(),
+                "spans_per_answer_max": span_counts.iter().max(),
+            })
+        );
+        return;
+    }
     let requests = args.spans / (TRACES_PER_REQUEST * SPANS_PER_TRACE);
     eprintln!(
         "encoding {requests} requests of {} spans…",
@@ -508,6 +664,34 @@ async fn main() {
     };
     let (alone, busy) = (new_bodies(requests), new_bodies(requests + extra));
     ingest_under_search(&args, &client, alone, busy, full_scan_regex).await;
+}
+
+/// GETs every URL in turn (JSON answers). Returns the sorted latencies and, per answer,
+/// how many span ids it holds (`"spanId"` or `"spanID"`, in every JSON shape compared).
+async fn get_all(client: &reqwest::Client, urls: &[String]) -> (Vec<Duration>, Vec<usize>) {
+    let mut took = Vec::with_capacity(urls.len());
+    let mut span_counts = Vec::with_capacity(urls.len());
+    for url in urls {
+        let started = Instant::now();
+        let response = client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let status = response.status();
+        let body = response.bytes().await.expect("read an answer");
+        took.push(started.elapsed());
+        assert!(
+            status.is_success(),
+            "{url}: {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+        let lower = body.to_ascii_lowercase();
+        span_counts.push(lower.windows(8).filter(|w| w == b"\"spanid\"").count());
+    }
+    took.sort();
+    (took, span_counts)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -146,8 +146,8 @@ impl Store {
             next_block = number.checked_sub(1);
             for trace in traces.iter().rev() {
                 let start = trace.start_unix_nano();
-                if !window.overlaps(start, trace.end_unix_nano())
-                    || worst(&best).is_some_and(|w| start < w)
+                if worst(&best).is_some_and(|w| start < w)
+                    || (window != TimeWindow::ALL && !window.overlaps(start, trace.end_unix_nano()))
                 {
                     continue;
                 }

@@ -23,10 +23,10 @@
 //! - [`model`]: [`TraceId`] and [`SpanId`], with Tempo's rules for ids in URLs.
 //! - [`store`]: the bounded in-memory [`Store`]; readers get [`Trace`] snapshots of
 //!   [`SpanRecord`]s (a compact span, sharing strings and its resource and scope with the store).
+//!   They implement the [`traceql`] crate's view traits, so queries evaluate over them in place.
 //! - [`ingest`]: the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip), an axum router.
-//! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router.
-//! - [`traceql`]: Tempo's query language (a real subset): parse a query once, evaluate it per
-//!   [`Trace`] to get the matched spansets.
+//! - [`api`]: Tempo's query API (`/api/traces/{id}`, `/api/search`, `/api/echo`), an axum router;
+//!   search and tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
 //! - [`metrics`]: `GET /metrics` on the query port: spans and traces held, the bound.
 //! - [`web`]: the web trace viewer, served at `/` on the query port.
@@ -38,7 +38,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod store;
-pub mod traceql;
 pub mod waterfall;
 pub mod web;
 

@@ -1,12 +1,14 @@
 //! TraceQL evaluated over the fixture dataset (`tests/fixtures/dataset.rs`): for each query, the
 //! exact set of traces that match, covering every supported feature. Where real Tempo is known
-//! to answer differently (a bug), the case says so.
+//! to answer differently (a bug), the case says so. The spans are the store's own, ingested from
+//! OTLP, so this also tests how the store shows them to the `traceql` crate
+//! (`src/store/traceql_view.rs`).
 
 #[path = "fixtures/dataset.rs"]
 mod dataset;
 
-use trace_store::traceql::{self, Value};
 use trace_store::{Store, Trace};
+use traceql::Value;
 
 /// The trace numbers (last id byte) that `query` matches, ascending.
 fn matching(store: &Store, query: &str) -> Vec<u8> {
@@ -14,7 +16,7 @@ fn matching(store: &Store, query: &str) -> Vec<u8> {
     let mut found: Vec<u8> = store
         .recent_traces(usize::MAX)
         .iter()
-        .filter(|trace| !query.evaluate(trace).is_empty())
+        .filter(|trace| !query.evaluate(*trace).is_empty())
         .map(|trace| trace.id.0[15])
         .collect();
     found.sort_unstable();

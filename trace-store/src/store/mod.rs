@@ -15,6 +15,7 @@ mod source;
 mod span;
 mod strings;
 mod trace;
+mod traceql_view;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

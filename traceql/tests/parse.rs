@@ -1,7 +1,10 @@
 //! The TraceQL parser from a table, after Tempo's `test_examples.yaml`: queries that must parse,
-//! and queries that must fail with an exact message (and, for syntax errors, position).
+//! and queries that must fail with an exact message (and, for syntax errors, position); and the
+//! limits that keep hostile queries from exhausting the stack or memory.
 
-use trace_store::traceql::{self, MAX_DEPTH, MAX_OPERATORS, MAX_QUERY_BYTES, ParseError};
+mod support;
+
+use traceql::{MAX_DEPTH, MAX_OPERATORS, MAX_QUERY_BYTES, ParseError};
 
 #[test]
 fn valid_queries_parse() {
@@ -283,10 +286,7 @@ fn the_worst_allowed_queries_fit_a_small_stack() {
     let worker = std::thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(move || {
-            let trace = trace_store::Trace {
-                id: Default::default(),
-                spans: Vec::new(),
-            };
+            let trace = support::Trace::new(1, Vec::new());
             for text in &queries {
                 let query = traceql::parse(text).unwrap_or_else(|e| panic!("{e}"));
                 assert!(query.evaluate(&trace).is_empty());

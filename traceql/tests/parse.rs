@@ -287,9 +287,13 @@ fn the_worst_allowed_queries_fit_a_small_stack() {
         .stack_size(1 << 20)
         .spawn(move || {
             let trace = support::Trace::new(1, Vec::new());
+            // With a span too, where every condition and operator is evaluated to the bottom.
+            let span = support::Span::new(1, None, "app-a", "GET /", 0, 1);
+            let one_span = support::Trace::new(2, vec![span]);
             for text in &queries {
                 let query = traceql::parse(text).unwrap_or_else(|e| panic!("{e}"));
                 assert!(query.evaluate(&trace).is_empty());
+                let _ = query.evaluate(&one_span);
             }
         });
     worker.unwrap().join().unwrap();

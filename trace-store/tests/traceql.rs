@@ -16,7 +16,7 @@ fn matching(store: &Store, query: &str) -> Vec<u8> {
     let mut found: Vec<u8> = store
         .recent_traces(usize::MAX)
         .iter()
-        .filter(|trace| !query.evaluate(*trace).is_empty())
+        .filter(|trace| !query.evaluate(trace).is_empty())
         .map(|trace| trace.id.0[15])
         .collect();
     found.sort_unstable();

@@ -13,7 +13,7 @@
 //! fn errors_below_app_a<T: TraceView>(traces: &[T]) -> Result<usize, traceql::ParseError> {
 //!     let query = traceql::parse(r#"{ resource.service.name = "app-a" } >> { status = error }"#)?;
 //!     // `evaluate` gives the matched spansets; none means the trace does not match.
-//!     Ok(traces.iter().filter(|trace| !query.evaluate(*trace).is_empty()).count())
+//!     Ok(traces.iter().filter(|trace| !query.evaluate(trace).is_empty()).count())
 //! }
 //! ```
 //!

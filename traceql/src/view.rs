@@ -9,6 +9,8 @@
 //!
 //! [`Query::evaluate`]: crate::Query::evaluate
 
+use std::sync::Arc;
+
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 
 use crate::Value;
@@ -39,6 +41,69 @@ pub trait TraceView {
         let start = spans.iter().map(SpanView::start_unix_nano).min();
         let end = spans.iter().map(SpanView::end_unix_nano).max();
         end.unwrap_or(0).saturating_sub(start.unwrap_or(0))
+    }
+}
+
+// A trace behind a reference or a pointer evaluates as itself: iterators yield `&&Trace`, and a
+// store may hand out `Arc` snapshots. Every method forwards, the provided ones too, or the
+// store's own root and duration would silently give way to the defaults.
+impl<T: TraceView + ?Sized> TraceView for &T {
+    type Span = T::Span;
+
+    fn trace_id(&self) -> &[u8] {
+        (**self).trace_id()
+    }
+
+    fn spans(&self) -> &[Self::Span] {
+        (**self).spans()
+    }
+
+    fn root_span(&self) -> Option<&Self::Span> {
+        (**self).root_span()
+    }
+
+    fn duration_nanos(&self) -> u64 {
+        (**self).duration_nanos()
+    }
+}
+
+impl<T: TraceView + ?Sized> TraceView for Box<T> {
+    type Span = T::Span;
+
+    fn trace_id(&self) -> &[u8] {
+        (**self).trace_id()
+    }
+
+    fn spans(&self) -> &[Self::Span] {
+        (**self).spans()
+    }
+
+    fn root_span(&self) -> Option<&Self::Span> {
+        (**self).root_span()
+    }
+
+    fn duration_nanos(&self) -> u64 {
+        (**self).duration_nanos()
+    }
+}
+
+impl<T: TraceView + ?Sized> TraceView for Arc<T> {
+    type Span = T::Span;
+
+    fn trace_id(&self) -> &[u8] {
+        (**self).trace_id()
+    }
+
+    fn spans(&self) -> &[Self::Span] {
+        (**self).spans()
+    }
+
+    fn root_span(&self) -> Option<&Self::Span> {
+        (**self).root_span()
+    }
+
+    fn duration_nanos(&self) -> u64 {
+        (**self).duration_nanos()
     }
 }
 

@@ -8,8 +8,10 @@ mod support;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use std::sync::Arc;
+
 use support::{Span, Trace, kv, span_id, text};
-use traceql::{Value, parse, parse_field};
+use traceql::{TraceView, Value, parse, parse_field};
 
 const SERVER: i32 = 2;
 const CLIENT: i32 = 3;
@@ -166,6 +168,48 @@ fn trace_level_intrinsics_use_the_provided_root_and_duration() {
         &[("{ rootServiceName = \"app-b\" }", &[0, 1, 2])],
     );
     assert!(selected(&Trace::new(4, Vec::new()), "{ }").is_empty());
+}
+
+/// A store's view with its own root and duration, unlike the provided ones.
+struct OwnRoot(Trace);
+
+impl TraceView for OwnRoot {
+    type Span = Span;
+
+    fn trace_id(&self) -> &[u8] {
+        self.0.trace_id()
+    }
+
+    fn spans(&self) -> &[Span] {
+        self.0.spans()
+    }
+
+    fn root_span(&self) -> Option<&Span> {
+        self.0.spans.last()
+    }
+
+    fn duration_nanos(&self) -> u64 {
+        7
+    }
+}
+
+/// Behind a reference, a box or an `Arc`, a trace keeps its own root and duration.
+#[test]
+fn pointers_to_a_trace_keep_its_own_root_and_duration() {
+    let query = parse("{ rootName = \"cache\" && traceDuration = 7ns }").unwrap();
+    let trace = OwnRoot(Trace::new(
+        6,
+        vec![
+            Span::new(1, None, "app-a", "GET /", 0, 100),
+            Span::new(4, Some(1), "app-a", "cache", 12, 15),
+        ],
+    ));
+    assert_eq!(query.evaluate(&trace).len(), 1);
+    assert_eq!(query.evaluate(&&trace).len(), 1);
+    let boxed = Box::new(trace);
+    assert_eq!(query.evaluate(&boxed).len(), 1);
+    let shared = Arc::new(*boxed);
+    assert_eq!(query.evaluate(&shared).len(), 1);
 }
 
 /// Structural operators return right-hand spans; only spans connected to a root take part.

@@ -23,11 +23,11 @@
 //! - [`model`]: [`TraceId`] and [`SpanId`], with Tempo's rules for ids in URLs.
 //! - [`store`]: the bounded in-memory [`Store`]; readers get [`Trace`] snapshots of
 //!   [`SpanRecord`]s (a compact span, sharing strings and its resource and scope with the store).
+//!   They implement the [`traceql`] crate's view traits, so queries evaluate over them in place.
 //! - [`ingest`]: the OTLP receivers: HTTP (`POST /v1/traces`, protobuf or JSON, gzip; its axum
-//!   router can be embedded on its own) and gRPC.
-//! - `api`: Tempo's query API (`/api/traces/{id}`, `/api/search`, tags, `/api/echo`).
-//! - [`traceql`]: Tempo's query language (a real subset): parse a query once, evaluate it per
-//!   [`Trace`] to get the matched spansets.
+//!   router can be embedded on its own) and gRPC, both through one streamed walk.
+//! - `api`: Tempo's query API (`/api/traces/{id}`, `/api/search`, tags, `/api/echo`); search and
+//!   tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
 //! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on).
 //! - `metrics`: `GET /metrics` on the query port: spans and traces held, the bound, and totals
@@ -42,7 +42,6 @@ pub mod ingest;
 mod metrics;
 pub mod model;
 pub mod store;
-pub mod traceql;
 pub mod waterfall;
 mod web;
 

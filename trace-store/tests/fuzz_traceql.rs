@@ -7,7 +7,7 @@
 mod dataset;
 
 use proptest::prelude::*;
-use trace_store::traceql::{self, ParseError};
+use traceql::ParseError;
 
 const TOKENS: &[&str] = &[
     "{",

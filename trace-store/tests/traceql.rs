@@ -1,12 +1,14 @@
 //! TraceQL evaluated over the fixture dataset (`tests/fixtures/dataset.rs`): for each query, the
 //! exact set of traces that match, covering every supported feature. Where real Tempo is known
-//! to answer differently (a bug), the case says so.
+//! to answer differently (a bug), the case says so. The spans are the store's own, ingested from
+//! OTLP, so this also tests how the store shows them to the `traceql` crate
+//! (`src/store/traceql_view.rs`).
 
 #[path = "fixtures/dataset.rs"]
 mod dataset;
 
-use trace_store::traceql::{self, Value};
 use trace_store::{Store, Trace};
+use traceql::Value;
 
 /// The trace numbers (last id byte) that `query` matches, ascending.
 fn matching(store: &Store, query: &str) -> Vec<u8> {

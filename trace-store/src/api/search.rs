@@ -1,6 +1,6 @@
 //! `GET /api/search`: Tempo's search endpoint.
 //!
-//! Parameters (all optional): `q` (TraceQL, see [`crate::traceql`]), `tags` (legacy logfmt
+//! Parameters (all optional): `q` (TraceQL, see [`traceql`]), `tags` (legacy logfmt
 //! `k=v` pairs; not together with `q`), `minDuration`/`maxDuration` (Go durations, compared with
 //! the trace duration), `limit` (default 20, at most 262144), `spss` (spans per spanset, default
 //! 3, at most 100, 0 for all), `start`/`end` (unix seconds; traces overlapping the window).
@@ -20,12 +20,12 @@ use axum::Json;
 use axum::extract::{Query, State};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use serde::Serialize;
+use traceql::ParseError;
 
 use super::spansets::{SpanSetJson, spansets_json};
 use super::{ApiError, params};
 use crate::model::TimeWindow;
 use crate::store::{AttrValue, SpanRecord, Store, Trace};
-use crate::traceql::{self, ParseError};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
 const DEFAULT_LIMIT: usize = 20;

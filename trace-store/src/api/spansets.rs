@@ -8,11 +8,10 @@
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, any_value};
 use serde::Serialize;
+use traceql::{Query, Spanset, Value, go_duration_string, kind_name, status_name};
 
 use super::tempo_json::{Node, any_value as any_value_json};
 use crate::store::Trace;
-use crate::traceql::ast::{kind_name, status_name};
-use crate::traceql::{Query, Spanset, Value, go_duration_string};
 
 /// One `tempopb.SpanSet`.
 #[derive(Debug, Clone, Serialize)]

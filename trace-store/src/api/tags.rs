@@ -23,12 +23,12 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Value as Json_, json};
+use traceql::IntrinsicKind as IKind;
+use traceql::{AttrScope, Field, Value, go_duration_string, kind_name, status_name};
 
 use super::{ApiError, off_the_workers, params};
 use crate::model::TimeWindow;
 use crate::store::{Store, Trace};
-use crate::traceql::ast::{IKind, kind_name, status_name};
-use crate::traceql::{self, AttrScope, Field, Value, go_duration_string};
 
 /// Attribute scopes in the order the v2 answer lists them (after `intrinsic`).
 const SCOPES: [&str; 5] = ["resource", "span", "event", "link", "instrumentation"];
@@ -218,7 +218,7 @@ pub(super) async fn tag_values_v2(
         Ok(Json(json!({ "tagValues": list, "metrics": {} })))
     };
     if let Field::Intrinsic(i) = &field {
-        match i.kind {
+        match i.kind() {
             IKind::Status => return keywords(&["ok", "error", "unset"]),
             IKind::Kind => {
                 let kinds = [

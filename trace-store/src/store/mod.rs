@@ -29,6 +29,7 @@ mod source;
 mod span;
 mod stats;
 mod trace;
+mod traceql_view;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

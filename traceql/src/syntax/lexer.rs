@@ -7,7 +7,8 @@
 //! duration (`1.5s`, `1h30m`, `2d`); strings are `"…"` with Go escapes or raw `` `…` ``.
 
 use super::ast::{AttrScope, Intrinsic};
-use super::{ParseError, syntax};
+use crate::ParseError;
+use crate::error::syntax;
 
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,15 +2,23 @@
 //! of the trace as one spanset; each operator and stage maps spansets to spansets; the trace
 //! matches when at least one non-empty spanset survives.
 //!
-//! Aggregates and `by()` live in `aggregate.rs`. Allocation-light on the hot path: conditions
-//! read borrowed [`Value`]s, and a spanset's index list is only allocated once a span matches,
-//! so a trace that does not match costs no heap.
+//! Generic over the store's [`TraceView`], so each store gets its own monomorphised evaluator:
+//! field reads are direct calls into the store's span type. Field lookups live in `fields.rs`,
+//! aggregates and `by()` in `aggregate.rs`, the span tree of the structural operators in
+//! `structure.rs`. Allocation-light on the hot path: conditions read borrowed [`Value`]s, and a
+//! spanset's index list is only allocated once a span matches, so a trace that does not match
+//! costs no heap.
 
-use super::Spanset;
-use super::ast::{Expr, Logic, Per, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
-use super::structure::Tree;
-use super::value::{Elem, TraceCtx, Value, compare, field_value, static_value};
-use crate::store::SpanRecord;
+mod aggregate;
+mod fields;
+mod structure;
+
+pub(crate) use self::fields::{Elem, TraceCtx, field_value};
+
+use self::structure::Tree;
+use crate::syntax::ast::{Expr, Logic, Per, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
+use crate::value::{compare, static_value};
+use crate::{SpanView, Spanset, TraceView, Value};
 
 /// The spans a stage works on: all of the trace's (the first stage), or one spanset's.
 #[derive(Clone, Copy)]
@@ -30,18 +38,18 @@ impl<'s> Input<'s> {
 }
 
 /// Evaluation state for one trace: its facts, and its tree once a structural operator needs it.
-pub(crate) struct Eval<'a> {
-    pub(crate) ctx: TraceCtx<'a>,
+pub(crate) struct Eval<'a, T: TraceView> {
+    ctx: TraceCtx<'a, T>,
     tree: Option<Tree>,
 }
 
-impl<'a> Eval<'a> {
-    pub(crate) fn new(ctx: TraceCtx<'a>) -> Self {
+impl<'a, T: TraceView> Eval<'a, T> {
+    pub(crate) fn new(ctx: TraceCtx<'a, T>) -> Self {
         Eval { ctx, tree: None }
     }
 
-    pub(super) fn span(&self, index: usize) -> &'a SpanRecord {
-        &self.ctx.trace.spans[index]
+    fn span(&self, index: usize) -> &'a T::Span {
+        &self.ctx.trace.spans()[index]
     }
 
     pub(crate) fn pipeline(
@@ -148,7 +156,7 @@ impl<'a> Eval<'a> {
     }
 
     /// Whether a (checked, boolean) condition holds for `span`.
-    fn truthy(&self, expr: &Expr, span: &'a SpanRecord) -> bool {
+    fn truthy(&self, expr: &Expr, span: &'a T::Span) -> bool {
         match expr {
             Expr::Static(value) => *value == Static::Bool(true),
             Expr::Field(_) => false,
@@ -183,7 +191,7 @@ impl<'a> Eval<'a> {
         }
     }
 
-    fn operand<'e>(&self, expr: &'e Expr, span: &'a SpanRecord, elem: Elem<'a>) -> Value<'e>
+    fn operand<'e>(&self, expr: &'e Expr, span: &'a T::Span, elem: Elem<'a>) -> Value<'e>
     where
         'a: 'e,
     {

@@ -3,9 +3,10 @@
 //! Arithmetic is lexed but not supported, and says so.
 
 use super::ast::{Cmp, CmpOp, Expr, Field, Logic, Per, Static};
+use super::display::{kind_name, status_name};
 use super::lexer::Tok;
 use super::parser::Parser;
-use super::{ParseError, value::go_duration_string};
+use crate::{ParseError, go_duration_string};
 
 impl Parser<'_> {
     pub(super) fn expr(&mut self) -> Result<Expr, ParseError> {
@@ -156,8 +157,8 @@ pub(super) fn describe(tok: &Tok) -> String {
         Tok::True => "true",
         Tok::False => "false",
         Tok::Nil => "nil",
-        Tok::Status(s) => super::ast::status_name(*s),
-        Tok::Kind(k) => super::ast::kind_name(*k),
+        Tok::Status(s) => status_name(*s),
+        Tok::Kind(k) => kind_name(*k),
         Tok::Intrinsic(i) => i.spelling,
         Tok::Attr(scope, name) => {
             let field = Field::Attribute {

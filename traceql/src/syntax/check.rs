@@ -12,9 +12,9 @@
 
 use regex::{Regex, RegexBuilder};
 
-use super::ast::{AttrScope, Cmp, CmpOp, Expr, Field, IKind, Per, Pipeline, SpansetExpr};
-use super::ast::{Stage, Static};
-use super::{ParseError, REGEX_SIZE_LIMIT};
+use super::ast::{AttrScope, Cmp, CmpOp, Expr, Field, IntrinsicKind as IKind, Per, Pipeline};
+use super::ast::{SpansetExpr, Stage, Static};
+use crate::{ParseError, REGEX_SIZE_LIMIT};
 
 /// A static type; `Attr` is an attribute, whose type is only known per span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,27 +7,31 @@
 
 use std::collections::HashMap;
 
-use super::ast::SpansetOp;
-use crate::model::SpanId;
-use crate::store::Trace;
+use crate::syntax::ast::SpansetOp;
+use crate::{SpanView, TraceView};
 
-/// Parent links by index into `trace.spans`, and which spans connect to a root.
-pub(crate) struct Tree {
+/// Parent links by index into `trace.spans()`, and which spans connect to a root.
+pub(super) struct Tree {
     parent: Vec<Option<usize>>,
     reachable: Vec<bool>,
 }
 
 impl Tree {
-    pub(crate) fn new(trace: &Trace) -> Self {
-        let spans = &trace.spans;
-        let index: HashMap<SpanId, usize> = spans
+    pub(super) fn new<T: TraceView>(trace: &T) -> Self {
+        let spans = trace.spans();
+        let index: HashMap<&[u8], usize> = spans
             .iter()
             .enumerate()
             .map(|(i, s)| (s.span_id(), i))
             .collect();
+        // A root's parent id is empty (OTLP's encoding): it has no parent even if some span's
+        // id were empty too.
         let parent: Vec<Option<usize>> = spans
             .iter()
-            .map(|s| s.parent_span_id().and_then(|p| index.get(&p).copied()))
+            .map(|s| match s.parent_span_id() {
+                [] => None,
+                p => index.get(p).copied(),
+            })
             .collect();
         // 0 = unknown, 1 = reaches a root, 2 = does not (missing parent or a cycle).
         let mut state = vec![0u8; spans.len()];
@@ -42,7 +46,7 @@ impl Tree {
                     break 2; // a cycle of parent ids
                 }
                 path.push(at);
-                if spans[at].parent_span_id().is_none() {
+                if spans[at].parent_span_id().is_empty() {
                     break 1;
                 }
                 match parent[at] {
@@ -66,7 +70,7 @@ impl Tree {
     }
 
     /// The right-hand spans that stand in relation `op` to some left-hand span, ascending.
-    pub(crate) fn relate(&self, op: SpansetOp, left: &[usize], right: &[usize]) -> Vec<usize> {
+    pub(super) fn relate(&self, op: SpansetOp, left: &[usize], right: &[usize]) -> Vec<usize> {
         let n = self.parent.len();
         let mut in_left = vec![false; n];
         for &l in left.iter().filter(|&&l| self.reachable[l]) {

@@ -1,10 +1,11 @@
 //! How the syntax tree prints: back as TraceQL, the way Tempo quotes expressions in error
-//! messages and keys spanset attributes (`by(resource.service.name)`, `avg(duration)`).
+//! messages and keys spanset attributes (`by(resource.service.name)`, `avg(duration)`). The
+//! keywords of status and kind values are public: APIs print values with them too.
 
 use std::fmt;
 
 use super::ast::{CmpOp, Expr, Field, Logic, Static};
-use super::value::go_duration_string;
+use crate::go_duration_string;
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,8 +41,9 @@ impl fmt::Display for Static {
     }
 }
 
-/// TraceQL's name of an OTLP status code.
-pub(crate) fn status_name(code: i32) -> &'static str {
+/// TraceQL's keyword for an OTLP status code (`ok`, `error`, `unset`), as Tempo writes status
+/// values in search results and tag values.
+pub fn status_name(code: i32) -> &'static str {
     match code {
         1 => "ok",
         2 => "error",
@@ -49,8 +51,9 @@ pub(crate) fn status_name(code: i32) -> &'static str {
     }
 }
 
-/// TraceQL's name of an OTLP span kind.
-pub(crate) fn kind_name(kind: i32) -> &'static str {
+/// TraceQL's keyword for an OTLP span kind number (`server`, `client`, …; `unspecified` for
+/// numbers OTLP does not define), as Tempo writes kind values.
+pub fn kind_name(kind: i32) -> &'static str {
     [
         "unspecified",
         "internal",

@@ -6,7 +6,7 @@
 
 use regex::Regex;
 
-pub(crate) use super::display::{kind_name, status_name};
+pub(crate) use super::intrinsic::{Intrinsic, IntrinsicKind};
 
 /// Where an attribute is looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,79 +54,6 @@ impl AttrScope {
     }
 }
 
-/// What an intrinsic reads; several spellings (`name`, `span:name`) share one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IKind {
-    Name,
-    Status,
-    StatusMessage,
-    Kind,
-    Duration,
-    SpanId,
-    ParentId,
-    TraceId,
-    TraceDuration,
-    RootName,
-    RootService,
-    EventName,
-    EventTimeSinceStart,
-    LinkTraceId,
-    LinkSpanId,
-    ScopeName,
-    ScopeVersion,
-}
-
-/// Every intrinsic spelling, in the order of Tempo's intrinsic tag list (`pkg/search/util.go`).
-const INTRINSICS: &[(&str, IKind)] = &[
-    ("duration", IKind::Duration),
-    ("name", IKind::Name),
-    ("status", IKind::Status),
-    ("statusMessage", IKind::StatusMessage),
-    ("kind", IKind::Kind),
-    ("rootServiceName", IKind::RootService),
-    ("rootName", IKind::RootName),
-    ("traceDuration", IKind::TraceDuration),
-    ("event:name", IKind::EventName),
-    ("event:timeSinceStart", IKind::EventTimeSinceStart),
-    ("link:spanID", IKind::LinkSpanId),
-    ("link:traceID", IKind::LinkTraceId),
-    ("instrumentation:name", IKind::ScopeName),
-    ("instrumentation:version", IKind::ScopeVersion),
-    ("trace:id", IKind::TraceId),
-    ("span:id", IKind::SpanId),
-    ("span:parentID", IKind::ParentId),
-    ("span:status", IKind::Status),
-    ("span:statusMessage", IKind::StatusMessage),
-    ("span:duration", IKind::Duration),
-    ("span:name", IKind::Name),
-    ("span:kind", IKind::Kind),
-    ("trace:rootName", IKind::RootName),
-    ("trace:rootService", IKind::RootService),
-    ("trace:duration", IKind::TraceDuration),
-];
-
-/// The names `/api/search/tags?scope=intrinsic` lists: every intrinsic spelling.
-pub fn intrinsic_names() -> impl Iterator<Item = &'static str> {
-    INTRINSICS.iter().map(|(name, _)| *name)
-}
-
-/// An intrinsic as written: what it reads, and the spelling used (for messages and keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Intrinsic {
-    pub(crate) kind: IKind,
-    pub(crate) spelling: &'static str,
-}
-
-impl Intrinsic {
-    /// The intrinsic spelled `name` (`duration`, `span:id`, …).
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
-        INTRINSICS
-            .iter()
-            .find(|(spelling, _)| *spelling == name)
-            .map(|&(spelling, kind)| Intrinsic { kind, spelling })
-    }
-}
-
 /// Something a span has a value for: an intrinsic or an attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {
@@ -155,8 +82,8 @@ impl Field {
     pub(crate) fn per(&self) -> Per {
         match self {
             Field::Intrinsic(i) => match i.kind {
-                IKind::EventName | IKind::EventTimeSinceStart => Per::Event,
-                IKind::LinkSpanId | IKind::LinkTraceId => Per::Link,
+                IntrinsicKind::EventName | IntrinsicKind::EventTimeSinceStart => Per::Event,
+                IntrinsicKind::LinkSpanId | IntrinsicKind::LinkTraceId => Per::Link,
                 _ => Per::Span,
             },
             Field::Attribute { scope, .. } => match scope {

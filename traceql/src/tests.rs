@@ -1,9 +1,11 @@
 //! Unit tests of the pieces below the public face: token positions, duration literals, Go
-//! duration text, id comparison. Query-level tests live in `tests/traceql*.rs`.
+//! duration text, id comparison. Query-level tests live in `tests/` (parsing, and evaluation
+//! over a plain in-memory implementation of the view traits) and in trace-store's `tests/`
+//! (evaluation over the store's own spans).
 
-use super::lexer::{Tok, duration, lex};
-use super::value::hex_eq;
-use super::*;
+use crate::syntax::lexer::{Tok, duration, lex};
+use crate::value::hex_eq;
+use crate::{AttrScope, go_duration_string};
 
 #[test]
 fn tokens_carry_line_and_column() {

@@ -13,7 +13,8 @@
 use super::ast::{AggFunc, Expr, Field, Pipeline, SpansetExpr, SpansetOp, Stage};
 use super::field_expr::{cmp_op, describe};
 use super::lexer::{Tok, Token};
-use super::{MAX_DEPTH, MAX_OPERATORS, ParseError, syntax};
+use crate::error::syntax;
+use crate::{MAX_DEPTH, MAX_OPERATORS, ParseError};
 
 /// Parses a whole query; `tokens` ends with [`Tok::Eof`] (as [`super::lexer::lex`] makes it).
 pub(crate) fn parse_tokens(tokens: &[Token]) -> Result<Pipeline, ParseError> {

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 
-use super::Spanset;
-use super::ast::{AggFunc, Field};
-use super::eval::Eval;
-use super::value::{Elem, Value, field_value};
+use super::{Elem, Eval, field_value};
+use crate::syntax::ast::{AggFunc, Field};
+use crate::{Spanset, TraceView, Value};
 
-impl<'a> Eval<'a> {
+impl<'a, T: TraceView> Eval<'a, T> {
     /// An aggregate over the spans where the field has a number; `None` if none has one.
     pub(super) fn aggregate(
         &self,

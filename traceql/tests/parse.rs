@@ -1,7 +1,10 @@
 //! The TraceQL parser from a table, after Tempo's `test_examples.yaml`: queries that must parse,
-//! and queries that must fail with an exact message (and, for syntax errors, position).
+//! and queries that must fail with an exact message (and, for syntax errors, position); and the
+//! limits that keep hostile queries from exhausting the stack or memory.
 
-use trace_store::traceql::{self, MAX_DEPTH, MAX_OPERATORS, MAX_QUERY_BYTES, ParseError};
+mod support;
+
+use traceql::{MAX_DEPTH, MAX_OPERATORS, MAX_QUERY_BYTES, ParseError};
 
 #[test]
 fn valid_queries_parse() {
@@ -283,13 +286,14 @@ fn the_worst_allowed_queries_fit_a_small_stack() {
     let worker = std::thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(move || {
-            let trace = trace_store::Trace {
-                id: Default::default(),
-                spans: Vec::new(),
-            };
+            let trace = support::Trace::new(1, Vec::new());
+            // With a span too, where every condition and operator is evaluated to the bottom.
+            let span = support::Span::new(1, None, "app-a", "GET /", 0, 1);
+            let one_span = support::Trace::new(2, vec![span]);
             for text in &queries {
                 let query = traceql::parse(text).unwrap_or_else(|e| panic!("{e}"));
                 assert!(query.evaluate(&trace).is_empty());
+                let _ = query.evaluate(&one_span);
             }
         });
     worker.unwrap().join().unwrap();

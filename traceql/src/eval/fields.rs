@@ -1,0 +1,101 @@
+//! Reading a field: what an intrinsic or attribute has on one span (or on one of its events or
+//! links), through the store's [`SpanView`]. The one place that maps TraceQL's fields onto the
+//! view's methods; called per span and per condition, so it allocates nothing.
+
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+
+use crate::syntax::ast::{AttrScope, Field, IntrinsicKind};
+use crate::{SpanView, TraceView, Value};
+
+/// Per-trace facts that trace-level intrinsics read, computed once per trace.
+pub(crate) struct TraceCtx<'a, T: TraceView> {
+    pub(crate) trace: &'a T,
+    root: Option<&'a T::Span>,
+    duration: i64,
+}
+
+impl<'a, T: TraceView> TraceCtx<'a, T> {
+    pub(crate) fn new(trace: &'a T) -> Self {
+        TraceCtx {
+            trace,
+            root: trace.root_span(),
+            duration: i64::try_from(trace.duration_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// The event or link a per-event (per-link) field reads from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Elem<'a> {
+    None,
+    Event(&'a Event),
+    Link(&'a Link),
+}
+
+/// The value of `field` on `span` (and on `elem` for event and link fields).
+pub(crate) fn field_value<'a, T: TraceView>(
+    field: &Field,
+    ctx: &TraceCtx<'a, T>,
+    span: &'a T::Span,
+    elem: Elem<'a>,
+) -> Value<'a> {
+    use IntrinsicKind as K;
+    match field {
+        Field::Attribute { scope, name } => match scope {
+            AttrScope::Span => span.span_attribute(name),
+            AttrScope::Resource => span.resource_attribute(name),
+            AttrScope::Unscoped => match span.span_attribute(name) {
+                Value::Nil => span.resource_attribute(name),
+                found => found,
+            },
+            AttrScope::Instrumentation => span.scope_attribute(name),
+            AttrScope::Event => match elem {
+                Elem::Event(e) => Value::find(&e.attributes, name),
+                _ => Value::Nil,
+            },
+            AttrScope::Link => match elem {
+                Elem::Link(l) => Value::find(&l.attributes, name),
+                _ => Value::Nil,
+            },
+            AttrScope::Parent => Value::Nil,
+        },
+        Field::Intrinsic(i) => match i.kind {
+            K::Name => Value::Str(span.name()),
+            K::Status => Value::Status(span.status_code()),
+            K::StatusMessage => Value::Str(span.status_message()),
+            K::Kind => Value::Kind(span.kind()),
+            K::Duration => Value::Duration(nanos(span.start_unix_nano(), span.end_unix_nano())),
+            K::SpanId => Value::Id(span.span_id()),
+            K::ParentId => Value::Id(span.parent_span_id()),
+            K::TraceId => Value::Id(ctx.trace.trace_id()),
+            K::TraceDuration => Value::Duration(ctx.duration),
+            K::RootName => ctx.root.map_or(Value::Nil, |r| Value::Str(r.name())),
+            K::RootService => ctx
+                .root
+                .map_or(Value::Nil, |r| Value::Str(r.service_name())),
+            K::ScopeName => Value::Str(span.scope_name()),
+            K::ScopeVersion => Value::Str(span.scope_version()),
+            K::EventName => match elem {
+                Elem::Event(e) => Value::Str(&e.name),
+                _ => Value::Nil,
+            },
+            K::EventTimeSinceStart => match elem {
+                Elem::Event(e) => Value::Duration(nanos(span.start_unix_nano(), e.time_unix_nano)),
+                _ => Value::Nil,
+            },
+            K::LinkTraceId => match elem {
+                Elem::Link(l) => Value::Id(&l.trace_id),
+                _ => Value::Nil,
+            },
+            K::LinkSpanId => match elem {
+                Elem::Link(l) => Value::Id(&l.span_id),
+                _ => Value::Nil,
+            },
+        },
+    }
+}
+
+/// `to - from` in nanoseconds, 0 if negative, saturating.
+fn nanos(from: u64, to: u64) -> i64 {
+    i64::try_from(to.saturating_sub(from)).unwrap_or(i64::MAX)
+}

@@ -645,6 +645,7 @@ async fn main() {
             "{ span.http.response.status_code = 599 }",
         ),
         ("newest 20 traces", "{ }"),
+        ("most recent 20 by start time", "{ } with(most_recent=true)"),
     ] {
         let url = format!("http://{}/api/search?limit=20&q={}", args.query, percent(q));
         let took = latencies(&client, &vec![url; 10], false).await;

@@ -163,6 +163,55 @@ async fn trace_by_id_protobuf_round_trips() {
     app.shutdown().await.unwrap();
 }
 
+/// Without the hint a search takes recent arrivals; `with(most_recent=true)` takes the latest
+/// starts, even when an old trace arrived last.
+#[tokio::test]
+async fn most_recent_orders_by_start_not_arrival() {
+    let app = TestApp::spawn().await;
+    // Trace n starts at n seconds; they arrive newest start first, so the oldest arrives last.
+    for n in (1..=5u8).rev() {
+        let start = u64::from(n) * 1_000_000_000;
+        app.export(&request(
+            "svc",
+            vec![span(n, 1, None, "GET /", start, start + 10)],
+        ))
+        .await;
+    }
+    let ids = |body: Value| -> Vec<String> {
+        body["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["traceID"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = |q: &str| format!("/api/search?limit=2&q={}", enc(q));
+    let any: Value = app.get(&search("{ }"), None).await.json().await.unwrap();
+    assert_eq!(
+        ids(any),
+        [
+            "c0ffee00000000000000000000000002",
+            "c0ffee00000000000000000000000001"
+        ],
+        "the two newest arrivals"
+    );
+    let latest: Value = app
+        .get(&search("{ } with(most_recent=true)"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(latest),
+        [
+            "c0ffee00000000000000000000000005",
+            "c0ffee00000000000000000000000004"
+        ],
+        "the two latest starts"
+    );
+    app.shutdown().await.unwrap();
+}
+
 /// `GET /api/search` lists traces newest first in Tempo's shape.
 #[tokio::test]
 async fn search_lists_recent_traces() {

@@ -23,11 +23,13 @@
 //! instrumentation.` and unscoped `.x` (span first, then resource), quoted names; comparisons
 //! `= != > >= < <= =~ !~` (regexes fully anchored); literals (strings, ints, floats, durations,
 //! booleans, status, kind, `nil`); spanset `&& || > >> < << ~`; pipelines with spanset filters,
-//! `count() avg() min() max() sum()` compared to a number, `select()`, `by()`, `coalesce()`.
+//! `count() avg() min() max() sum()` compared to a number, `select()`, `by()`, `coalesce()`;
+//! hints `with(name = value, …)` (`most_recent=true` is served; other hints are accepted and
+//! ignored, as Tempo ignores hints it does not know).
 //!
 //! Not supported (an error that says so, or a syntax error): arithmetic (`+ - * / % ^` between
 //! fields), the union and negated structural operators (`&>>`, `!>>`, …), metrics functions
-//! (`| rate()`), hints (`with(…)`), `parent.` attributes (rejected, as Tempo does).
+//! (`| rate()`), `parent.` attributes (rejected, as Tempo does).
 //!
 //! # Layout
 //!
@@ -76,10 +78,10 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub fn parse(text: &str) -> Result<Query, ParseError> {
     check_length(text)?;
     let tokens = syntax::lexer::lex(text)?;
-    let mut pipeline = syntax::parser::parse_tokens(&tokens)?;
+    let (mut pipeline, hints) = syntax::parser::parse_tokens(&tokens)?;
     let mut fetched = Vec::new();
     syntax::check::check_pipeline(&mut pipeline, &mut fetched)?;
-    Ok(Query::new(pipeline, fetched))
+    Ok(Query::new(pipeline, fetched, hints))
 }
 
 /// Parses a lone field such as `resource.service.name`, `.x`, `span:name` or `status` (what

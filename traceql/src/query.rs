@@ -12,6 +12,8 @@ pub struct Query {
     pipeline: ast::Pipeline,
     /// Every field the query reads, once each, in order of appearance.
     fetched: Vec<Field>,
+    /// The trailing `with( … )`.
+    hints: Vec<ast::Hint>,
 }
 
 /// Spans of one trace that a query selected.
@@ -26,8 +28,20 @@ pub struct Spanset<'a> {
 
 impl Query {
     /// A checked pipeline and the fields it reads (see [`crate::parse`]).
-    pub(crate) fn new(pipeline: ast::Pipeline, fetched: Vec<Field>) -> Self {
-        Query { pipeline, fetched }
+    pub(crate) fn new(pipeline: ast::Pipeline, fetched: Vec<Field>, hints: Vec<ast::Hint>) -> Self {
+        Query {
+            pipeline,
+            fetched,
+            hints,
+        }
+    }
+
+    /// Whether the query asks for the most recent traces by start time
+    /// (`with(most_recent=true)`), rather than any recent ones, which is quicker to answer.
+    pub fn most_recent(&self) -> bool {
+        self.hints
+            .iter()
+            .any(|h| h.name == "most_recent" && h.value == ast::Static::Bool(true))
     }
 
     /// The spansets `trace` yields, none of them empty; an empty list means no match.

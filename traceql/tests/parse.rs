@@ -220,6 +220,34 @@ fn invalid_queries_fail_with_tempos_messages() {
 }
 
 /// Hostile queries get a clear error, never a stack overflow or unbounded memory.
+/// `with(…)` hints: `most_recent=true` is read; other hints parse and change nothing; a hint
+/// needs a name, `=` and a literal, and comes last.
+#[test]
+fn hints_parse_and_most_recent_is_read() {
+    let parse = |q: &str| traceql::parse(q).map(|query| query.most_recent());
+    assert_eq!(parse("{ } with(most_recent=true)"), Ok(true));
+    assert_eq!(
+        parse("{ status = error } | count() > 1 with (most_recent = true, sample = 0.1)"),
+        Ok(true)
+    );
+    assert_eq!(parse("{ } with(most_recent=false)"), Ok(false));
+    assert_eq!(parse("{ } with(exemplars=5)"), Ok(false));
+    assert_eq!(parse("{ }"), Ok(false));
+    for bad in [
+        "{ } with(most_recent)",
+        "{ } with()",
+        "{ } with(most_recent=true",
+        "{ } with(most_recent=true) | count() > 1",
+        "{ } | with(most_recent=true)",
+        "{ mostrecent = 1 }",
+    ] {
+        assert!(
+            matches!(traceql::parse(bad), Err(ParseError::Syntax { .. })),
+            "{bad:?} should be a syntax error"
+        );
+    }
+}
+
 #[test]
 fn limits_turn_hostile_queries_into_errors() {
     let deep = format!("{}{{}}{}", "(".repeat(10_000), ")".repeat(10_000));

@@ -332,7 +332,14 @@ pub(super) async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = SearchRequest::parse(&query).map_err(ApiError::BadRequest)?;
     let found = super::off_the_workers(move || {
-        store.search(request.window, request.limit, |trace| request.result(trace))
+        let (window, limit) = (request.window, request.limit);
+        let select = |trace: &std::sync::Arc<Trace>| request.result(trace);
+        match &request.filter {
+            Filter::TraceQl(query) if query.most_recent() => {
+                store.most_recent(window, limit, select)
+            }
+            _ => store.search(window, limit, select),
+        }
     })
     .await?;
     let response = SearchResponse {

@@ -103,6 +103,14 @@ pub(crate) enum Per {
     Link,
 }
 
+/// One `name = value` of a query's trailing `with( … )`. Hints tune how a query runs, not what it
+/// means; names this crate does not know are kept and ignored, as Tempo does.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Hint {
+    pub(crate) name: String,
+    pub(crate) value: Static,
+}
+
 /// A literal.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Static {

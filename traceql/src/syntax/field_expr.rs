@@ -168,6 +168,7 @@ pub(super) fn describe(tok: &Tok) -> String {
             return field.to_string();
         }
         Tok::Func(name) => name,
+        Tok::Hint(name) => name,
         Tok::Eof => "end of query",
     };
     text.to_owned()

@@ -50,8 +50,10 @@ pub(crate) enum Tok {
     Kind(i32),
     Intrinsic(Intrinsic),
     Attr(AttrScope, String),
-    /// `count avg min max sum select by coalesce`.
+    /// `count avg min max sum select by coalesce with`.
     Func(&'static str),
+    /// A hint's name inside `with( … )`, such as `most_recent`.
+    Hint(String),
     Eof,
 }
 
@@ -75,12 +77,19 @@ pub(crate) fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
         pos: 0,
         line: 1,
         col: 1,
+        in_hints: false,
     };
     let mut tokens = Vec::new();
     loop {
         lexer.skip_space();
         let (line, col) = (lexer.line, lexer.col);
         let tok = lexer.token(line, col)?;
+        // Inside `with( … )`, bare words are hint names, not identifiers of the language.
+        match (&tok, tokens.last().map(|t: &Token| &t.tok)) {
+            (Tok::LParen, Some(Tok::Func("with"))) => lexer.in_hints = true,
+            (Tok::RParen, _) => lexer.in_hints = false,
+            _ => {}
+        }
         let end = tok == Tok::Eof;
         tokens.push(Token { tok, line, col });
         if end {
@@ -94,6 +103,8 @@ struct Lexer {
     pos: usize,
     line: u32,
     col: u32,
+    /// Between `with(` and its `)`.
+    in_hints: bool,
 }
 
 impl Lexer {
@@ -300,7 +311,11 @@ impl Lexer {
                 .map(Tok::Intrinsic)
                 .ok_or_else(|| syntax(line, col, format!("unknown identifier: {scoped}")));
         }
-        keyword(&word).ok_or_else(|| syntax(line, col, format!("unknown identifier: {word}")))
+        match keyword(&word) {
+            Some(tok) if !self.in_hints || matches!(tok, Tok::True | Tok::False) => Ok(tok),
+            _ if self.in_hints => Ok(Tok::Hint(word)),
+            _ => Err(syntax(line, col, format!("unknown identifier: {word}"))),
+        }
     }
 }
 
@@ -327,6 +342,7 @@ fn keyword(word: &str) -> Option<Tok> {
         "select" => Tok::Func("select"),
         "by" => Tok::Func("by"),
         "coalesce" => Tok::Func("coalesce"),
+        "with" => Tok::Func("with"),
         _ => return Intrinsic::from_name(word).map(Tok::Intrinsic),
     })
 }

@@ -10,14 +10,15 @@
 //! Field expressions (the inside of `{ }`) are parsed in `field_expr.rs`. Recursion is bounded: nesting past [`MAX_DEPTH`] and more than [`MAX_OPERATORS`] operators are
 //! errors, so no query can overflow the stack here or in evaluation.
 
-use super::ast::{AggFunc, Expr, Field, Pipeline, SpansetExpr, SpansetOp, Stage};
+use super::ast::{AggFunc, Expr, Field, Hint, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
 use super::field_expr::{cmp_op, describe};
 use super::lexer::{Tok, Token};
 use crate::error::syntax;
 use crate::{MAX_DEPTH, MAX_OPERATORS, ParseError};
 
 /// Parses a whole query; `tokens` ends with [`Tok::Eof`] (as [`super::lexer::lex`] makes it).
-pub(crate) fn parse_tokens(tokens: &[Token]) -> Result<Pipeline, ParseError> {
+/// Returns the pipeline and the hints of a trailing `with(name = value, …)`.
+pub(crate) fn parse_tokens(tokens: &[Token]) -> Result<(Pipeline, Vec<Hint>), ParseError> {
     let mut parser = Parser {
         tokens,
         pos: 0,
@@ -25,8 +26,9 @@ pub(crate) fn parse_tokens(tokens: &[Token]) -> Result<Pipeline, ParseError> {
         operators: 0,
     };
     let pipeline = parser.pipeline()?;
+    let hints = parser.hints()?;
     parser.expect(&Tok::Eof, "end of query")?;
-    Ok(pipeline)
+    Ok((pipeline, hints))
 }
 
 /// Parses a lone field (`resource.service.name`, `span:name`), as the tag-values API takes it.
@@ -132,8 +134,41 @@ impl Parser<'_> {
         Ok(Pipeline { first, stages })
     }
 
+    /// `with(name = value, …)`, Tempo's query hints; none if the query has no `with`.
+    fn hints(&mut self) -> Result<Vec<Hint>, ParseError> {
+        let mut hints = Vec::new();
+        if !self.eat(&Tok::Func("with")) {
+            return Ok(hints);
+        }
+        self.expect(&Tok::LParen, "(")?;
+        loop {
+            let Tok::Hint(name) = self.peek().clone() else {
+                return Err(self.unexpected("hint name"));
+            };
+            self.bump();
+            self.expect(&Tok::Eq, "=")?;
+            let value = match self.peek() {
+                Tok::True => Static::Bool(true),
+                Tok::False => Static::Bool(false),
+                Tok::Int(i) => Static::Int(*i),
+                Tok::Float(x) => Static::Float(*x),
+                Tok::Str(s) => Static::Str(s.clone()),
+                Tok::Duration(d) => Static::Duration(*d),
+                _ => return Err(self.unexpected("hint value")),
+            };
+            self.bump();
+            hints.push(Hint { name, value });
+            if !self.eat(&Tok::Comma) {
+                break;
+            }
+        }
+        self.expect(&Tok::RParen, ", or )")?;
+        Ok(hints)
+    }
+
     fn stage(&mut self) -> Result<Stage, ParseError> {
         let func = match self.peek() {
+            Tok::Func("with") => return Err(self.unexpected("spanset or pipeline function")),
             Tok::Func(name) => *name,
             _ => return Ok(Stage::Spanset(self.spanset()?)),
         };

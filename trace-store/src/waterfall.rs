@@ -11,9 +11,6 @@
 //! Rendering is a pure function of the trace and the options, so tests compare exact strings.
 //! Columns are aligned by character count, which suits the ASCII names spans usually have.
 
-use std::collections::{HashMap, HashSet};
-
-use crate::model::SpanId;
 use crate::store::{SpanRecord, Trace};
 
 const DIM: &str = "\x1b[2m";
@@ -135,12 +132,11 @@ fn bar(offset_nanos: u64, span_nanos: u64, trace_nanos: u64, width: usize) -> (u
 /// are sorted by start already). Iterative, so a deep chain cannot overflow the stack, and
 /// every span appears once even if ids repeat or parents form a cycle.
 fn tree_order(spans: &[SpanRecord]) -> Vec<(usize, usize)> {
-    let ids: HashSet<SpanId> = spans.iter().map(SpanRecord::span_id).collect();
-    let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     let mut roots = Vec::new();
-    for (i, span) in spans.iter().enumerate() {
-        match span.parent_span_id().filter(|p| ids.contains(p)) {
-            Some(parent) => children.entry(parent).or_default().push(i),
+    for (i, parent) in traceql::parent_indexes(spans).into_iter().enumerate() {
+        match parent {
+            Some(parent) => children[parent].push(i),
             None => roots.push(i),
         }
     }
@@ -155,9 +151,7 @@ fn tree_order(spans: &[SpanRecord]) -> Vec<(usize, usize)> {
                 continue;
             }
             order.push((i, depth));
-            if let Some(kids) = children.get(&spans[i].span_id()) {
-                stack.extend(kids.iter().rev().map(|&k| (k, depth + 1)));
-            }
+            stack.extend(children[i].iter().rev().map(|&k| (k, depth + 1)));
         }
     }
     order

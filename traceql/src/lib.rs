@@ -61,7 +61,7 @@ pub use syntax::ast::{AttrScope, Field};
 pub use syntax::display::{kind_name, status_name};
 pub use syntax::intrinsic::{Intrinsic, IntrinsicKind, intrinsic_names};
 pub use value::{Value, go_duration_string};
-pub use view::{SpanView, TraceView};
+pub use view::{SpanView, TraceView, parent_indexes};
 
 /// Longest query accepted, in bytes: Tempo's default `max_query_expression_size_bytes`.
 pub const MAX_QUERY_BYTES: usize = 128 * 1024;

@@ -9,6 +9,7 @@
 //!
 //! [`Query::evaluate`]: crate::Query::evaluate
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
@@ -144,4 +145,23 @@ pub trait SpanView {
     fn events(&self) -> &[Event];
     /// The span's links (`link.x`, `link:traceID`, `link:spanID`).
     fn links(&self) -> &[Link];
+}
+
+/// Each span's parent as an index into `spans`: `None` for a root (an empty parent id) and for a
+/// span whose parent is not held. The one builder of a trace's parent links: the structural
+/// operators, the store's completeness check and the waterfall all start from it. If two spans
+/// share an id, the later one is taken as the parent.
+pub fn parent_indexes<S: SpanView>(spans: &[S]) -> Vec<Option<usize>> {
+    let index: HashMap<&[u8], usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id(), i))
+        .collect();
+    spans
+        .iter()
+        .map(|s| match s.parent_span_id() {
+            [] => None,
+            parent => index.get(parent).copied(),
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, TracesDat
 
 use super::interner::Interner;
 pub use super::span::{AttrValue, Attribute, Source, SpanRecord};
-use crate::model::{SpanId, TraceId};
+use crate::model::TraceId;
 
 /// A snapshot of one trace: every span the store holds for `id`, sorted by start time.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,16 +67,22 @@ impl Trace {
     /// span started first, and every other span's parent is present.
     /// A trace can look complete and still grow.
     pub fn is_complete(&self) -> bool {
-        let ids: std::collections::HashSet<SpanId> =
-            self.spans.iter().map(SpanRecord::span_id).collect();
+        let parents = self.parents();
         let mut entries = self
             .spans
             .iter()
-            .filter(|s| s.parent_span_id().is_none_or(|p| !ids.contains(&p)));
+            .zip(parents)
+            .filter_map(|(span, parent)| parent.is_none().then_some(span));
         match (entries.next(), entries.next()) {
             (Some(entry), None) => entry.start_unix_nano() == self.start_unix_nano(),
             _ => false,
         }
+    }
+
+    /// Each span's parent as an index into `spans` (`None` for a root and for a span whose parent
+    /// is not held), from [`traceql::parent_indexes`], the one builder of parent links.
+    pub fn parents(&self) -> Vec<Option<usize>> {
+        traceql::parent_indexes(&self.spans)
     }
 
     /// The earliest span start, in Unix nanoseconds (0 for a trace without spans).

@@ -5,9 +5,8 @@
 //! parent, ancestor, descendant or sibling of anything. The tree is built only for queries that
 //! use a structural operator, once per trace.
 
-use std::collections::HashMap;
-
 use crate::syntax::ast::SpansetOp;
+use crate::view::parent_indexes;
 use crate::{SpanView, TraceView};
 
 /// Parent links by index into `trace.spans()`, and which spans connect to a root.
@@ -19,20 +18,7 @@ pub(super) struct Tree {
 impl Tree {
     pub(super) fn new<T: TraceView>(trace: &T) -> Self {
         let spans = trace.spans();
-        let index: HashMap<&[u8], usize> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.span_id(), i))
-            .collect();
-        // A root's parent id is empty (OTLP's encoding): it has no parent even if some span's
-        // id were empty too.
-        let parent: Vec<Option<usize>> = spans
-            .iter()
-            .map(|s| match s.parent_span_id() {
-                [] => None,
-                p => index.get(p).copied(),
-            })
-            .collect();
+        let parent = parent_indexes(spans);
         // 0 = unknown, 1 = reaches a root, 2 = does not (missing parent or a cycle).
         let mut state = vec![0u8; spans.len()];
         let mut path = Vec::new();

@@ -8,7 +8,7 @@
 //! | any other `Content-Type` | 415, text listing the accepted types |
 //! | `/v1/logs`, `/v1/metrics` | 200 + an empty response; the data is dropped (Python SDKs send it anyway) |
 //!
-//! [`grpc`] is the same receiver over OTLP/gRPC.
+//! `grpc.rs` is the same receiver over OTLP/gRPC, taking the same streamed walk.
 //!
 //! Protobuf bodies are decoded a few spans at a time (`streamed.rs`), so a large request never
 //! exists fully decoded. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of

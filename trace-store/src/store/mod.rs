@@ -2,7 +2,7 @@
 //!
 //! Shape: traces in blocks of consecutive arrivals, each block with the time range of its traces
 //! (a small time index, after Tempo's blocks), plus a map from trace id to arrival number for
-//! O(1) lookups ([`blocks`]). Arrival order is eviction order; the bound counts spans, not
+//! O(1) lookups (`blocks.rs`). Arrival order is eviction order; the bound counts spans, not
 //! traces, because spans are what cost memory.
 //!
 //! # Locking: readers never hold ingest back
@@ -11,13 +11,13 @@
 //! each trace, appending its new spans, evicting. Readers (search, tags, metrics, trace by id,
 //! the web viewer, the lab's watch) hold it only to copy one block's `Arc<Trace>` pointers at a
 //! time (1,024 of them, microseconds) and then evaluate, filter and build JSON on those
-//! immutable snapshots without any lock ([`read`]). A trace that gets spans while a reader holds
+//! immutable snapshots without any lock (`read.rs`). A trace that gets spans while a reader holds
 //! it is copied first, so a reader never sees a torn trace. So searches run in parallel with
 //! each other and with ingest; the API runs them on tokio's blocking pool so they don't occupy
 //! the async workers that accept exports either.
 //!
 //! Converting a request (interning strings, checking ids) happens before the lock, under the
-//! interner's own lock ([`interner`]). Spans are kept compact ([`span`]): strings, attribute
+//! interner's own lock (`interner.rs`). Spans are kept compact (`span.rs`): strings, attribute
 //! lists and resources are interned, so memory per span is a couple of hundred bytes.
 
 mod attribute;

@@ -89,14 +89,26 @@ impl StoreClient {
 
     /// The whole trace `id`, or `None` if the store does not have it.
     pub async fn trace(&self, id: TraceId) -> anyhow::Result<Option<Trace>> {
-        Ok(self
-            .traces_data(id)
-            .await?
-            .map(|data| Trace::from_traces_data(id, data)))
+        let Some(bytes) = self.trace_protobuf(id).await? else {
+            return Ok(None);
+        };
+        let trace = Trace::from_protobuf(id, bytes)
+            .context("the store's trace answer is not protobuf TracesData")?;
+        Ok(Some(trace))
     }
 
     /// The trace `id` as OTLP `TracesData`, or `None` if the store does not have it.
     pub async fn traces_data(&self, id: TraceId) -> anyhow::Result<Option<TracesData>> {
+        let Some(bytes) = self.trace_protobuf(id).await? else {
+            return Ok(None);
+        };
+        let data = TracesData::decode(bytes)
+            .context("the store's trace answer is not protobuf TracesData")?;
+        Ok(Some(data))
+    }
+
+    /// The trace `id` as protobuf `TracesData` bytes, as the store sent them.
+    async fn trace_protobuf(&self, id: TraceId) -> anyhow::Result<Option<bytes::Bytes>> {
         let url = format!("{}/api/traces/{id}", self.base);
         let response = self
             .send(self.http.get(&url).header("Accept", "application/protobuf"))
@@ -104,10 +116,7 @@ impl StoreClient {
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let bytes = check(response).await?.bytes().await?;
-        let data = TracesData::decode(bytes)
-            .context("the store's trace answer is not protobuf TracesData")?;
-        Ok(Some(data))
+        Ok(Some(check(response).await?.bytes().await?))
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {

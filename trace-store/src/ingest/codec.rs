@@ -31,8 +31,6 @@ pub(crate) enum BodyError {
     DecompressedTooLarge { limit: usize },
     #[error("invalid gzip body: {0}")]
     Gzip(std::io::Error),
-    #[error("invalid OTLP protobuf body: {0}")]
-    Protobuf(#[from] prost::DecodeError),
     #[error("invalid OTLP/JSON body: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -103,8 +101,7 @@ pub(crate) fn decompress(
     }
 }
 
-/// Decodes a (decompressed) OTLP/JSON body. Protobuf bodies go through
-/// [`super::streamed`] instead.
+/// Decodes a (decompressed) OTLP/JSON body. Protobuf bodies go straight to the store's walk.
 pub(crate) fn decode_json<M: DeserializeOwned>(body: &[u8]) -> Result<M, BodyError> {
     Ok(serde_json::from_slice(body)?)
 }

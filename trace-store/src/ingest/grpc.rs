@@ -12,8 +12,8 @@
 //! The service is written out here rather than taken from opentelemetry-proto's generated
 //! server because that one makes tonic decode the whole request, every span a heap structure
 //! several times its wire size. Here tonic decodes only the outer message, with each
-//! `ResourceSpans` left as bytes ([`RawRequest`]), and the spans take the HTTP receiver's walk,
-//! a few at a time (`streamed.rs`).
+//! `ResourceSpans` left as bytes (`RawRequest`), and the spans take the store's one walk,
+//! a few at a time.
 //!
 //! Exporters configured with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (the Collector's default) send
 //! here; the port is 4317, as the Collector's.
@@ -31,10 +31,9 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use tonic_prost::ProstCodec;
 
-use super::streamed::{RawRequest, insert_raw};
-use super::{ExportError, IngestLimits};
+use super::IngestLimits;
 use crate::auth::Token;
-use crate::store::{InsertError, Store};
+use crate::store::{InsertError, RawRequest, Store};
 
 /// The one method, by its gRPC path.
 const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -93,7 +92,7 @@ impl UnaryService<RawRequest> for Export {
             // Converting and indexing a large request is CPU work; keep it off the async workers.
             let stored = tokio::task::spawn_blocking({
                 let store = store.clone();
-                move || insert_raw(&store, request.into_inner())
+                move || store.insert_raw(request.into_inner())
             })
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
@@ -114,11 +113,9 @@ impl UnaryService<RawRequest> for Export {
 }
 
 /// The gRPC status for a refused export.
-fn status(error: &ExportError) -> Status {
+fn status(error: &InsertError) -> Status {
     match error {
-        ExportError::Insert(InsertError::TooManySpans { .. }) => {
-            Status::resource_exhausted(error.to_string())
-        }
+        InsertError::TooManySpans { .. } => Status::resource_exhausted(error.to_string()),
         _ => Status::invalid_argument(error.to_string()),
     }
 }

@@ -8,16 +8,15 @@
 //! | any other `Content-Type` | 415, text listing the accepted types |
 //! | `/v1/logs`, `/v1/metrics` | 200 + an empty response; the data is dropped (Python SDKs send it anyway) |
 //!
-//! `grpc.rs` is the same receiver over OTLP/gRPC, taking the same streamed walk.
+//! `grpc.rs` is the same receiver over OTLP/gRPC, taking the store's same walk.
 //!
-//! Protobuf bodies are decoded a few spans at a time (`streamed.rs`), so a large request never
-//! exists fully decoded. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of
+//! Protobuf bodies are decoded a few spans at a time (the store's walk), so a large request never
+//! exists fully decoded; OTLP/JSON bodies are decoded whole, then re-encoded for the same walk. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of
 //! MiB is CPU work that would otherwise stall every other request on the same worker thread.
 
 mod body;
 mod codec;
 pub(crate) mod grpc;
-mod streamed;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -159,7 +158,9 @@ async fn export_traces(
         move || -> Result<usize, ExportError> {
             let raw = codec::decompress(&headers, body, max_decompressed)?;
             match encoding {
-                Encoding::Protobuf => streamed::insert_protobuf(&store, raw),
+                Encoding::Protobuf => Ok(store.insert_protobuf(raw)?),
+                // Decoded whole (serde), then re-encoded for the store's walk, which drops
+                // the decoded form before it makes any record.
                 Encoding::Json => {
                     let request: ExportTraceServiceRequest = codec::decode_json(&raw)?;
                     Ok(store.insert(request)?)

@@ -1,32 +1,18 @@
-//! Turning OTLP spans into the store's records before an insert: every id is checked (an error
-//! names the span's place in its request) and strings are interned.
-//!
-//! [`Store::insert`] converts a whole decoded request. The OTLP/HTTP receiver instead decodes a
-//! protobuf body a few spans at a time and converts each group as it goes
-//! (`crate::ingest::streamed`), so a large request never exists fully decoded: the decoded form
-//! is several times the size of the bytes, and those short-lived allocations, interleaved with
-//! the records that stay, are what made the store's resident memory grow with request size.
+//! Turning OTLP spans into the store's records before an insert: the entry points
+//! ([`Store::insert`], [`Store::insert_protobuf`]) walk the request (`walk.rs`), every id is checked
+//! (an error names the span's place in its request) and strings are interned; the records are
+//! stored all together, or none.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
 
+use super::walk::{Origin, RawRequest, SpanPosition, walk};
 use super::{InsertError, Source, SpanRecord, Store};
 use crate::model::TraceId;
-
-/// Where a span sits in its request. Indexes count from 0 in request order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SpanPosition {
-    /// Index of the `ResourceSpans`.
-    pub resource: usize,
-    /// Index of the `ScopeSpans` inside it.
-    pub scope: usize,
-    /// Index of the span inside that.
-    pub span: usize,
-}
 
 /// Spans converted and checked, waiting to be stored all together by [`Store::insert_batch`].
 #[derive(Debug, Default)]
@@ -36,44 +22,46 @@ pub(crate) struct SpanBatch {
 
 impl Store {
     /// Checks every id (trace id 16 bytes, span id 8, parent span id empty or 8), then stores all
-    /// spans of the request or none. Returns the number stored.
+    /// spans of the request or none, less the duplicates. Returns the number stored.
+    ///
+    /// The request is encoded and takes the same walk as a protobuf body
+    /// ([`Store::insert_protobuf`]): one path for every way spans come in.
     pub fn insert(&self, request: ExportTraceServiceRequest) -> Result<usize, InsertError> {
+        let body = Bytes::from(request.encode_to_vec());
+        drop(request);
+        self.insert_protobuf(body)
+    }
+
+    /// [`Store::insert`] for a protobuf `ExportTraceServiceRequest` as sent, decoded a few spans
+    /// at a time (see `walk.rs`).
+    pub fn insert_protobuf(&self, body: Bytes) -> Result<usize, InsertError> {
+        self.insert_raw(RawRequest::decode(body)?)
+    }
+
+    /// Stores the spans of a request whose outer message is decoded, all or none.
+    pub(crate) fn insert_raw(&self, request: RawRequest) -> Result<usize, InsertError> {
         let mut batch = SpanBatch::default();
-        for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
-            let resource = resource_spans.resource.unwrap_or_default();
-            for (s, scope_spans) in resource_spans.scope_spans.into_iter().enumerate() {
-                let source = self.source(
-                    resource.clone(),
-                    resource_spans.schema_url.clone(),
-                    scope_spans.scope.unwrap_or_default(),
-                    scope_spans.schema_url,
-                );
-                let first = SpanPosition {
-                    resource: r,
-                    scope: s,
-                    span: 0,
-                };
-                self.add_spans(&mut batch, first, &source, scope_spans.spans)?;
-            }
-        }
+        walk(
+            request,
+            |origin| self.source(origin),
+            |source, first, spans| self.add_spans(&mut batch, first, source, spans),
+        )?;
         self.insert_batch(batch)
     }
 
     /// The shared [`Source`] for spans of this resource and scope.
-    pub(crate) fn source(
-        &self,
-        resource: Resource,
-        resource_schema_url: String,
-        scope: InstrumentationScope,
-        scope_schema_url: String,
-    ) -> Arc<Source> {
-        self.strings()
-            .source(resource, resource_schema_url, scope, scope_schema_url)
+    fn source(&self, origin: Origin) -> Arc<Source> {
+        self.strings().source(
+            origin.resource,
+            origin.resource_schema_url,
+            origin.scope,
+            origin.scope_schema_url,
+        )
     }
 
     /// Checks the ids of `spans` (the first at `first`, the rest after it in the same scope) and
     /// adds them to `batch`, interning their strings.
-    pub(crate) fn add_spans(
+    fn add_spans(
         &self,
         batch: &mut SpanBatch,
         first: SpanPosition,

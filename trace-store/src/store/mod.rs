@@ -30,19 +30,21 @@ mod span;
 mod stats;
 mod trace;
 mod traceql_view;
+mod walk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 
-pub(crate) use self::batch::{SpanBatch, SpanPosition};
+pub(crate) use self::batch::SpanBatch;
 use self::blocks::State;
 pub use self::interner::Interner;
 pub use self::read::{Searched, Traces};
 use self::stats::Counters;
 pub use self::stats::{RejectReason, Totals};
 pub use self::trace::{AttrValue, Attribute, Source, SpanRecord, Trace};
+pub(crate) use self::walk::RawRequest;
 use crate::model::TraceId;
 
 /// How many trace ids a [`Store::subscribe`] receiver may fall behind before it misses some.
@@ -69,6 +71,9 @@ pub enum InsertError {
         /// The length expected (`16`, `8`, or `0 or 8`).
         want: &'static str,
     },
+    /// The body is not an OTLP protobuf `ExportTraceServiceRequest`.
+    #[error("invalid OTLP protobuf body: {0}")]
+    Malformed(#[from] prost::DecodeError),
     /// The request alone holds more spans than the store may ever hold.
     #[error("request has {spans} spans, more than this store's bound of {max_spans}")]
     TooManySpans {
@@ -84,6 +89,7 @@ impl InsertError {
     pub fn reason(&self) -> RejectReason {
         match self {
             InsertError::BadIdLength { .. } => RejectReason::BadId,
+            InsertError::Malformed(_) => RejectReason::Malformed,
             InsertError::TooManySpans { .. } => RejectReason::TooManySpans,
         }
     }

@@ -8,6 +8,8 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
+use prost::Message;
+
 use super::*;
 use crate::store::{Store, Trace};
 use crate::testing::{attr, request, span, trace_id};
@@ -102,18 +104,17 @@ fn a_stored_trace_comes_back_exactly_as_sent() {
     assert_eq!(back.resource_spans, sent.resource_spans);
 
     // And the client-side inverse gives the same records.
-    let again = Trace::from_traces_data(id, back);
+    let again = Trace::from_protobuf(id, back.encode_to_vec().into()).unwrap();
     assert_eq!(again.to_traces_data().resource_spans, sent.resource_spans);
 }
 
 #[test]
 fn records_answer_from_the_compact_form() {
-    let record = Trace::from_traces_data(
+    let record = Trace::from_protobuf(
         TraceId::from_bytes(&trace_id(1)).unwrap(),
-        opentelemetry_proto::tonic::trace::v1::TracesData {
-            resource_spans: request("svc", vec![everything()]).resource_spans,
-        },
+        request("svc", vec![everything()]).encode_to_vec().into(),
     )
+    .unwrap()
     .spans
     .remove(0);
     assert_eq!(record.name(), "everything");

@@ -6,6 +6,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Status;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
+use prost::Message;
+
 use super::*;
 use crate::model::TimeWindow;
 use crate::testing::{attr, request, span, trace_id};
@@ -303,4 +305,64 @@ fn subscribers_hear_each_trace_once_per_insert() {
     assert_eq!(rx.try_recv().unwrap(), id(1));
     assert_eq!(rx.try_recv().unwrap(), id(2));
     assert!(rx.try_recv().is_err(), "trace 1 is announced once");
+}
+
+/// The walk decodes 64 spans at a time: a bad span in a later group is named by its place, and
+/// nothing of the request is stored.
+#[test]
+fn a_bad_span_after_the_first_group_is_named_and_nothing_is_stored() {
+    let mut spans: Vec<_> = (0..100).map(|i| span(1, i, None, "s", 1, 2)).collect();
+    spans[70].span_id = vec![7; 3];
+    let store = Store::new(1_000);
+    let body = request("svc", spans).encode_to_vec();
+    let err = store.insert_protobuf(body.into()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InsertError::BadIdLength {
+                resource: 0,
+                scope: 0,
+                span: 70,
+                len: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.span_count(), 0);
+}
+
+#[test]
+fn a_truncated_body_is_malformed_and_nothing_is_stored() {
+    let body = request(
+        "svc",
+        (0..10).map(|i| span(1, i, None, "s", 1, 2)).collect(),
+    )
+    .encode_to_vec();
+    let store = Store::new(1_000);
+    let err = store.insert_protobuf(body[..body.len() - 5].to_vec().into());
+    assert!(matches!(err, Err(InsertError::Malformed(_))), "{err:?}");
+    assert_eq!(err.unwrap_err().reason(), RejectReason::Malformed);
+    assert_eq!(store.span_count(), 0);
+}
+
+/// A decoded request, a protobuf body and a trace read back take the same walk and agree.
+#[test]
+fn every_entry_point_builds_the_same_trace() {
+    let spans: Vec<_> = (0..150u8)
+        .map(|i| span(1 + i % 2, i, None, "s", u64::from(i), 1_000))
+        .collect();
+    let sent = request("svc", spans);
+    let decoded = Store::new(1_000);
+    decoded.insert(sent.clone()).unwrap();
+    let bytes = Store::new(1_000);
+    assert_eq!(bytes.insert_protobuf(sent.encode_to_vec().into()), Ok(150));
+    for n in [1u8, 2] {
+        let (a, b) = (decoded.trace(&id(n)).unwrap(), bytes.trace(&id(n)).unwrap());
+        assert_eq!(a.to_traces_data(), b.to_traces_data());
+        assert_eq!(b.spans.len(), 75);
+        let read_back =
+            Trace::from_protobuf(id(n), b.to_traces_data().encode_to_vec().into()).unwrap();
+        assert_eq!(read_back.to_traces_data(), b.to_traces_data());
+    }
 }

@@ -9,10 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, TracesData};
+use prost::Message;
 
 use super::interner::Interner;
 pub use super::span::{AttrValue, Attribute, Source, SpanRecord};
+use super::walk::{RawRequest, walk};
 use crate::model::TraceId;
 
 /// A snapshot of one trace: every span the store holds for `id`, sorted by start time.
@@ -25,35 +28,40 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The spans of trace `id` in `data` (what `/api/traces/{id}` answers in
-    /// protobuf), as a [`Trace`]; spans of other traces are left out. The
-    /// inverse of [`Trace::to_traces_data`], for clients of the query API.
-    pub fn from_traces_data(id: TraceId, data: TracesData) -> Trace {
-        // A table of its own: the strings are shared within this trace only.
-        let mut strings = Interner::default();
+    /// The spans of trace `id` in a protobuf `TracesData` (what `/api/traces/{id}` answers with
+    /// `Accept: application/protobuf`), as a [`Trace`]; spans of other traces are left out. The
+    /// inverse of [`Trace::to_traces_data`], for clients of the query API. It takes the store's
+    /// own walk (`walk.rs`), so a trace read back is built exactly as an ingested one.
+    pub fn from_protobuf(id: TraceId, body: Bytes) -> Result<Trace, prost::DecodeError> {
+        // A table of its own: the strings are shared within this trace only. Both steps of the
+        // walk intern, hence the cell.
+        let strings = std::cell::RefCell::new(Interner::default());
         let mut spans = Vec::new();
-        for resource_spans in data.resource_spans {
-            let resource = resource_spans.resource.unwrap_or_default();
-            for scope_spans in resource_spans.scope_spans {
-                let source = strings.source(
-                    resource.clone(),
-                    resource_spans.schema_url.clone(),
-                    scope_spans.scope.unwrap_or_default(),
-                    scope_spans.schema_url,
-                );
+        walk::<_, prost::DecodeError>(
+            RawRequest::decode(body)?,
+            |origin| {
+                strings.borrow_mut().source(
+                    origin.resource,
+                    origin.resource_schema_url,
+                    origin.scope,
+                    origin.scope_schema_url,
+                )
+            },
+            |source, _, decoded| {
                 spans.extend(
-                    scope_spans
-                        .spans
+                    decoded
                         .into_iter()
                         .filter(|span| span.trace_id == id.0)
                         .filter_map(|span| {
-                            SpanRecord::from_proto(span, Arc::clone(&source), &mut strings)
+                            let strings = &mut *strings.borrow_mut();
+                            SpanRecord::from_proto(span, Arc::clone(source), strings)
                         }),
                 );
-            }
-        }
+                Ok(())
+            },
+        )?;
         spans.sort_by_key(SpanRecord::start_unix_nano);
-        Trace { id, spans }
+        Ok(Trace { id, spans })
     }
 
     /// The root span: the earliest-starting span without a parent, if one has arrived.

@@ -2,6 +2,8 @@
 //! links), through the store's [`SpanView`]. The one place that maps TraceQL's fields onto the
 //! view's methods; called per span and per condition, so it allocates nothing.
 
+use std::cell::OnceCell;
+
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 
 use crate::syntax::ast::{AttrScope, Field, IntrinsicKind};
@@ -10,17 +12,28 @@ use crate::{SpanView, TraceView, Value};
 /// Per-trace facts that trace-level intrinsics read, computed once per trace.
 pub(crate) struct TraceCtx<'a, T: TraceView> {
     pub(crate) trace: &'a T,
-    root: Option<&'a T::Span>,
-    duration: i64,
+    // Each is a scan of the spans, and most queries read neither: computed on first use.
+    root: OnceCell<Option<&'a T::Span>>,
+    duration: OnceCell<i64>,
 }
 
 impl<'a, T: TraceView> TraceCtx<'a, T> {
     pub(crate) fn new(trace: &'a T) -> Self {
         TraceCtx {
             trace,
-            root: trace.root_span(),
-            duration: i64::try_from(trace.duration_nanos()).unwrap_or(i64::MAX),
+            root: OnceCell::new(),
+            duration: OnceCell::new(),
         }
+    }
+
+    fn root(&self) -> Option<&'a T::Span> {
+        *self.root.get_or_init(|| self.trace.root_span())
+    }
+
+    fn duration(&self) -> i64 {
+        *self
+            .duration
+            .get_or_init(|| i64::try_from(self.trace.duration_nanos()).unwrap_or(i64::MAX))
     }
 }
 
@@ -68,10 +81,10 @@ pub(crate) fn field_value<'a, T: TraceView>(
             K::SpanId => Value::Id(span.span_id()),
             K::ParentId => Value::Id(span.parent_span_id()),
             K::TraceId => Value::Id(ctx.trace.trace_id()),
-            K::TraceDuration => Value::Duration(ctx.duration),
-            K::RootName => ctx.root.map_or(Value::Nil, |r| Value::Str(r.name())),
+            K::TraceDuration => Value::Duration(ctx.duration()),
+            K::RootName => ctx.root().map_or(Value::Nil, |r| Value::Str(r.name())),
             K::RootService => ctx
-                .root
+                .root()
                 .map_or(Value::Nil, |r| Value::Str(r.service_name())),
             K::ScopeName => Value::Str(span.scope_name()),
             K::ScopeVersion => Value::Str(span.scope_version()),

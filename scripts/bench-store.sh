@@ -168,8 +168,8 @@ total_spans=$(meta spans)
 body_spans=$(meta body_spans)
 
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
-metric() { # URL NAME-PREFIX -> the sum of the samples of every series whose name starts with it
-  curl -sf "$1" | awk -v name="$2" 'index($1, name) == 1 && $1 !~ /^#/ {s += $NF} END {printf "%.0f\n", s}'
+metric() { # URL NAME -> the sum of every series of metric NAME or NAME_total (any labels)
+  curl -sf "$1" | awk -v name="$2" '{m = $1; sub(/\{.*/, "", m)} (m == name || m == name "_total") {s += $NF} END {printf "%.0f\n", s}'
 }
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "+changes")
 printf '{"kind": "meta", "commit": "%s", "duration_s": %s, "bodies": %s, "body_spans": %s, "spans": %s, "wrk": "%s", "jaeger": "v1.76.0", "loadavg": "%s", "cpus": %s}\n' \

@@ -30,7 +30,7 @@ pub(super) const MIN_SWEEP: usize = 4096;
 
 /// The string and source tables (see the module docs).
 #[derive(Debug)]
-pub struct Interner {
+pub(crate) struct Interner {
     strings: HashSet<ArcStr>,
     /// Keyed by the source's protobuf encoding, which is exact where `Resource` has no `Hash`
     /// (its values may be floats).
@@ -73,7 +73,7 @@ impl Interner {
     }
 
     /// The shared copy of `text`, made on first sight.
-    pub fn intern(&mut self, text: &str) -> ArcStr {
+    pub(crate) fn intern(&mut self, text: &str) -> ArcStr {
         if text.is_empty() {
             // A static empty string: no allocation, no table entry.
             return ArcStr::new();
@@ -87,7 +87,7 @@ impl Interner {
     }
 
     /// The shared copy of an attribute list whose strings came from [`Interner::intern`].
-    pub fn attribute_list(&mut self, attributes: Vec<Attribute>) -> Arc<[Attribute]> {
+    pub(crate) fn attribute_list(&mut self, attributes: Vec<Attribute>) -> Arc<[Attribute]> {
         if attributes.is_empty() {
             return Arc::from(attributes);
         }
@@ -100,7 +100,7 @@ impl Interner {
     }
 
     /// The shared [`Source`] equal to these parts, made on first sight.
-    pub fn source(
+    pub(crate) fn source(
         &mut self,
         resource: Resource,
         resource_schema_url: String,
@@ -132,7 +132,7 @@ impl Interner {
 
     /// Forgets entries no stored span uses any more, if either table has doubled since the last
     /// sweep. Call it after evicting.
-    pub fn sweep_if_due(&mut self) {
+    pub(crate) fn sweep_if_due(&mut self) {
         let strings_due = self.strings.len() >= self.strings_sweep_at;
         // Lists before strings, whenever strings are due: a list that goes may leave its
         // strings unused.
@@ -153,7 +153,8 @@ impl Interner {
     }
 
     /// How many strings, sources and attribute lists the tables hold.
-    pub fn table_sizes(&self) -> (usize, usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn table_sizes(&self) -> (usize, usize, usize) {
         (
             self.strings.len(),
             self.sources.len(),

@@ -39,7 +39,7 @@ use tokio::sync::broadcast;
 
 pub(crate) use self::batch::SpanBatch;
 use self::blocks::State;
-pub use self::interner::Interner;
+pub(crate) use self::interner::Interner;
 pub use self::read::{Searched, Traces};
 use self::stats::Counters;
 pub use self::stats::{RejectReason, Totals};

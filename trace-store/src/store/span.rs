@@ -68,7 +68,11 @@ pub struct SpanRecord {
 impl SpanRecord {
     /// The compact form of `span`, whose ids the caller has checked (8-byte span id, parent
     /// empty or 8 bytes). Its strings go through `strings`; `None` if an id has the wrong length.
-    pub fn from_proto(span: Span, source: Arc<Source>, strings: &mut Interner) -> Option<Self> {
+    pub(crate) fn from_proto(
+        span: Span,
+        source: Arc<Source>,
+        strings: &mut Interner,
+    ) -> Option<Self> {
         let span_id = SpanId::from_bytes(&span.span_id)?;
         let (parent_span_id, has_parent) = match span.parent_span_id.len() {
             0 => (SpanId::default(), false),

@@ -102,6 +102,11 @@ fi
 
 # Namespaces first: the Helm releases go into "monitor".
 k apply -f "${REPO_ROOT}/k8s/base/namespaces.yaml"
+if [[ "${target}" == eks ]]; then
+  # Tempo's volume claim names this class (EKS >= 1.30 has no default one);
+  # it must exist before "helm --wait" waits for the claim to bind.
+  k apply -f "${REPO_ROOT}/k8s/overlays/eks/storageclass-gp3.yaml"
+fi
 
 run helm repo add "${HELM_REPO_NAME}" "${HELM_REPO_URL}" --force-update
 run helm repo update "${HELM_REPO_NAME}"

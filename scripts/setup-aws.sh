@@ -4,12 +4,18 @@
 #   2. IAM policy scoped to the bucket (deploy/iam/tempo-s3-policy.json.tmpl)
 #   3. IAM role for Tempo's service account monitor/tempo, trusted through
 #      IRSA (OIDC provider, StringEquals on sub and aud) or EKS Pod Identity
+#   4. the EBS CSI driver (EKS add-on aws-ebs-csi-driver) with its own role:
+#      Tempo's volume needs it, and clusters created at 1.30 or later have no
+#      default StorageClass (deploy.sh applies k8s/overlays/eks/storageclass-gp3.yaml)
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 : "${CLUSTER_NAME:=dev-eks}"
 : "${AUTH_MODE:=irsa}" # irsa | pod-identity
+: "${INSTALL_EBS_CSI:=1}" # 0: the cluster already has the EBS CSI driver
+: "${EBS_CSI_ROLE_NAME:=${CLUSTER_NAME}-ebs-csi-driver-role}"
+EBS_CSI_POLICY_ARN=arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy
 
 usage() {
   cat <<USAGE
@@ -31,6 +37,8 @@ Environment (default):
   TEMPO_ROLE_NAME        IAM role (${TEMPO_ROLE_NAME})
   TEMPO_NAMESPACE        Tempo's namespace (${TEMPO_NAMESPACE})
   TEMPO_SERVICE_ACCOUNT  Tempo's service account (${TEMPO_SERVICE_ACCOUNT})
+  INSTALL_EBS_CSI        1 installs the aws-ebs-csi-driver add-on if missing (${INSTALL_EBS_CSI})
+  EBS_CSI_ROLE_NAME      IAM role of the EBS CSI controller (${EBS_CSI_ROLE_NAME})
 
 Prints the role ARN at the end; scripts/deploy.sh eks finds it by name.
 USAGE
@@ -145,6 +153,38 @@ if [[ "${AUTH_MODE}" == pod-identity ]]; then
     run aws eks update-pod-identity-association --cluster-name "${CLUSTER_NAME}" \
       --region "${AWS_REGION}" --association-id "${existing}" --role-arn "${role_arn}"
   fi
+fi
+
+# ---- 4. EBS CSI driver ------------------------------------------------------------
+# Tempo's WAL volume (persistence.enabled, StorageClass gp3) is provisioned by
+# the EBS CSI driver, which EKS does not install by itself. Its controller
+# (kube-system/ebs-csi-controller-sa) gets a role with AWS's managed policy.
+if [[ "${INSTALL_EBS_CSI}" == 1 ]]; then
+  if probe aws eks describe-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+    --addon-name aws-ebs-csi-driver; then
+    log "aws-ebs-csi-driver add-on present"
+  else
+    # The same trust templates, for the driver's service account.
+    TEMPO_NAMESPACE=kube-system TEMPO_SERVICE_ACCOUNT=ebs-csi-controller-sa \
+      render_template "${trust_template}" >"${work}/ebs-csi-trust.json"
+    if ! probe aws iam get-role --role-name "${EBS_CSI_ROLE_NAME}"; then
+      run aws iam create-role --role-name "${EBS_CSI_ROLE_NAME}" \
+        --assume-role-policy-document "file://${work}/ebs-csi-trust.json" \
+        --description "EBS CSI driver (kube-system/ebs-csi-controller-sa) on ${CLUSTER_NAME}"
+    fi
+    run aws iam attach-role-policy --role-name "${EBS_CSI_ROLE_NAME}" --policy-arn "${EBS_CSI_POLICY_ARN}"
+    ebs_role_arn="arn:aws:iam::${AWS_ACCOUNT_ID}:role/${EBS_CSI_ROLE_NAME}"
+    if [[ "${AUTH_MODE}" == irsa ]]; then
+      run aws eks create-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+        --addon-name aws-ebs-csi-driver --service-account-role-arn "${ebs_role_arn}"
+    else
+      run aws eks create-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+        --addon-name aws-ebs-csi-driver \
+        --pod-identity-associations "serviceAccount=ebs-csi-controller-sa,roleArn=${ebs_role_arn}"
+    fi
+  fi
+else
+  log "INSTALL_EBS_CSI=0: assuming the cluster already provisions EBS volumes (ebs.csi.aws.com)"
 fi
 
 log "done. Tempo role: ${role_arn}"

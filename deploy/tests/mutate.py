@@ -111,6 +111,13 @@ MUTATIONS = [
     ("compose Collector on the deprecated exporter name otlp",
      "deploy/compose/otel-collector.yaml", "  otlp_grpc:\n    endpoint", "  otlp:\n    endpoint",
      "test_collector_configs_use_no_deprecated"),
+    ("the Collector build gains a component no config uses",
+     "collector/builder-config.yaml", "exporters:\n",
+     "exporters:\n  - gomod: go.opentelemetry.io/collector/exporter/debugexporter v0.158.0\n",
+     "test_collector_build_has_exactly"),
+    ("the manifests pin a Collector image of another release than the build",
+     "k8s/base/otel-collector/collector.yaml", "opentelemetry-collector-k8s:0.158.0",
+     "opentelemetry-collector-k8s:0.159.0", "test_collector_build_has_exactly"),
 ]
 
 IGNORE = shutil.ignore_patterns("target", ".git")
@@ -121,7 +128,7 @@ def main(root, kubectl):
     missed = 0
     with tempfile.TemporaryDirectory() as tmp:
         pristine = pathlib.Path(tmp) / "pristine"
-        for name in ("k8s", "deploy", "scripts", "Dockerfiles"):
+        for name in ("k8s", "deploy", "scripts", "Dockerfiles", "collector"):
             shutil.copytree(root / name, pristine / name, ignore=IGNORE)
         shutil.copy(root / "compose.yaml", pristine / "compose.yaml")
         for what, rel, old, new, test in MUTATIONS:

@@ -665,3 +665,48 @@ def test_store_off_loopback_always_has_a_token(root):
     # The image: binds all interfaces by default, so it must not bake in a token.
     text = (root / "Dockerfiles/Dockerfile").read_text()
     assert "TRACELAB_TOKEN=" not in text, "no token in an image"
+
+
+# ---- the Collector build (collector/) ----------------------------------------------------------
+
+# Module (last path element) -> the component type it registers.
+COLLECTOR_MODULE_TYPES = {
+    "healthcheckextension": ("extensions", "health_check"),
+    "otlpreceiver": ("receivers", "otlp"),
+    "memorylimiterprocessor": ("processors", "memory_limiter"),
+    "batchprocessor": ("processors", "batch"),
+    "k8sattributesprocessor": ("processors", "k8s_attributes"),
+    "otlpexporter": ("exporters", "otlp_grpc"),
+}
+
+
+def test_collector_build_has_exactly_the_components_the_configs_use(root, rendered):
+    """collector/builder-config.yaml: every component a config uses, nothing more, all at
+    the one release of the image the manifests and compose pin."""
+    build = read_yaml(root / "collector/builder-config.yaml")
+    release = build["dist"]["version"]
+    built = {s: set() for s in ("extensions", "receivers", "processors", "exporters")}
+    versions = set()
+    for section in built:
+        for entry in build.get(section, []):
+            module, version = entry["gomod"].split()
+            name = module.rsplit("/", 1)[1]
+            assert name in COLLECTOR_MODULE_TYPES, f"unknown module {module}: add it to COLLECTOR_MODULE_TYPES"
+            where, ctype = COLLECTOR_MODULE_TYPES[name]
+            assert where == section, f"{module} listed under {section}"
+            built[section].add(ctype)
+            versions.add(version)
+    assert versions == {f"v{release}"}, f"one release for every component: {versions} vs dist.version {release}"
+    used = {s: set() for s in built}
+    for where, cfg in collector_configs(root, rendered).items():
+        for section in used:
+            used[section] |= {n.split("/")[0] for n in cfg.get(section) or {}}
+    assert built == used, f"built {built}, the configs use {used}"
+    # The images the manifests and compose run are of the same release.
+    images = [c["image"] for docs in rendered.values() for _, tpl in workloads(docs) for c in containers(tpl)
+              if "opentelemetry-collector" in c["image"]]
+    images += [s["image"] for s in read_yaml(root / "compose.yaml")["services"].values()
+               if "opentelemetry-collector" in s.get("image", "")]
+    assert images and {i.rsplit(":", 1)[1] for i in images} == {release}, images
+    gomod = (root / "collector/go.mod").read_text()
+    assert f"go.opentelemetry.io/collector/otelcol v{release}\n" in gomod, "collector/go.mod is not generated from this release"

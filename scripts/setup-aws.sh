@@ -54,9 +54,22 @@ fi
   die "AUTH_MODE must be irsa or pod-identity, not '${AUTH_MODE}'"
 
 work="${REPO_ROOT}/target/deploy"
-mkdir -p "${work}"
+# save FILE: stdin to FILE; a dry run writes nothing and only says so.
+save() {
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    cat >/dev/null
+    printf '+ (write %s)\n' "${1#"${REPO_ROOT}/"}" >&2
+  else
+    cat >"$1"
+  fi
+}
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing is created or written; <...> values are placeholders for what AWS would answer"
+else
+  mkdir -p "${work}"
+fi
 
-AWS_ACCOUNT_ID="$(capture 111122223333 aws sts get-caller-identity --query Account --output text)"
+AWS_ACCOUNT_ID="$(capture '<account-id>' aws sts get-caller-identity --query Account --output text)"
 policy_arn="arn:aws:iam::${AWS_ACCOUNT_ID}:policy/${TEMPO_POLICY_NAME}"
 log "account ${AWS_ACCOUNT_ID}, region ${AWS_REGION}, cluster ${CLUSTER_NAME}, auth ${AUTH_MODE}"
 
@@ -81,7 +94,7 @@ run aws s3api put-bucket-lifecycle-configuration --bucket "${TEMPO_BUCKET}" --re
   --lifecycle-configuration "file://${REPO_ROOT}/deploy/iam/s3-lifecycle.json"
 
 # ---- 2. policy ----------------------------------------------------------------
-render_template "${REPO_ROOT}/deploy/iam/tempo-s3-policy.json.tmpl" >"${work}/tempo-s3-policy.json"
+render_template "${REPO_ROOT}/deploy/iam/tempo-s3-policy.json.tmpl" | save "${work}/tempo-s3-policy.json"
 if probe aws iam get-policy --policy-arn "${policy_arn}"; then
   log "policy ${TEMPO_POLICY_NAME} exists: adding a new default version"
   # IAM keeps at most 5 versions: drop the oldest non-default one first.
@@ -102,7 +115,7 @@ fi
 
 # ---- 3. role and trust ----------------------------------------------------------
 if [[ "${AUTH_MODE}" == irsa ]]; then
-  issuer_url="$(capture "https://oidc.eks.${AWS_REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" \
+  issuer_url="$(capture "https://oidc.eks.${AWS_REGION}.amazonaws.com/id/<oidc-id>" \
     aws eks describe-cluster --name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
     --query cluster.identity.oidc.issuer --output text)"
   OIDC_ISSUER="${issuer_url#https://}"
@@ -119,7 +132,7 @@ else
   OIDC_ISSUER=""
   trust_template="${REPO_ROOT}/deploy/iam/tempo-trust-pod-identity.json.tmpl"
 fi
-render_template "${trust_template}" >"${work}/tempo-trust.json"
+render_template "${trust_template}" | save "${work}/tempo-trust.json"
 
 if probe aws iam get-role --role-name "${TEMPO_ROLE_NAME}"; then
   log "role ${TEMPO_ROLE_NAME} exists: updating its trust policy"
@@ -166,7 +179,7 @@ if [[ "${INSTALL_EBS_CSI}" == 1 ]]; then
   else
     # The same trust templates, for the driver's service account.
     TEMPO_NAMESPACE=kube-system TEMPO_SERVICE_ACCOUNT=ebs-csi-controller-sa \
-      render_template "${trust_template}" >"${work}/ebs-csi-trust.json"
+      render_template "${trust_template}" | save "${work}/ebs-csi-trust.json"
     if ! probe aws iam get-role --role-name "${EBS_CSI_ROLE_NAME}"; then
       run aws iam create-role --role-name "${EBS_CSI_ROLE_NAME}" \
         --assume-role-policy-document "file://${work}/ebs-csi-trust.json" \
@@ -187,5 +200,9 @@ else
   log "INSTALL_EBS_CSI=0: assuming the cluster already provisions EBS volumes (ebs.csi.aws.com)"
 fi
 
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing was created (the role would be ${role_arn})"
+  exit 0
+fi
 log "done. Tempo role: ${role_arn}"
 log "next: scripts/push-ecr.sh, then AUTH_MODE=${AUTH_MODE} scripts/deploy.sh eks"

@@ -25,6 +25,7 @@ import time
 
 import yaml
 
+sys.dont_write_bytecode = True  # no __pycache__ in the working tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from e2e_support import (SEED_BODY, Failure, Proc, free_port, http, log, main_guard,  # noqa: E402
                          new_traceparent, ok, prometheus_value, wait_for_chain_trace, wait_http_ok,

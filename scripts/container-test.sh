@@ -46,6 +46,9 @@ python="${TOOLS_DIR}/venv/bin/python"
 kubectl="${TOOLS_DIR}/bin/kubectl"
 [[ -x "${python}" && -x "${kubectl}" ]] || die "run scripts/check-deploy.sh once first: it installs the tools this uses"
 command -v busybox >/dev/null 2>&1 || die "'busybox' not found (the client image). Install it: apt-get install busybox-static"
+if LC_ALL=C ldd "$(command -v busybox)" 2>&1 | grep -q '=>'; then
+  die "$(command -v busybox) is dynamically linked; the client image needs a static one: apt-get install busybox-static"
+fi
 for tool in nsenter ss; do
   command -v "${tool}" >/dev/null 2>&1 || die "'${tool}' not found. Install it: apt-get install util-linux iproute2"
 done

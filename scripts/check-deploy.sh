@@ -183,7 +183,8 @@ for script in scripts/*.sh; do
 done
 # The deployment scripts (other scripts/ files belong to other parts of the project).
 DEPLOY_SCRIPTS=(setup-aws.sh build-images.sh push-ecr.sh kind-up.sh deploy.sh smoke-test.sh teardown.sh check-deploy.sh
-  build-base-images.sh build-collector.sh collector-test.sh container-test.sh compose-test.sh)
+  build-base-images.sh build-collector.sh collector-test.sh container-test.sh compose-test.sh
+  render-charts.sh apiserver-check.sh)
 scripts_help() {
   local s
   for s in "${DEPLOY_SCRIPTS[@]}"; do

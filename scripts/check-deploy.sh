@@ -40,9 +40,11 @@ Usage: scripts/check-deploy.sh [--mutations] [--musl] [--help]
 
 Checks: kustomize build of every overlay; kubernetes-validate --strict
 (Kubernetes ${K8S_VERSION}) of each render and of the eks overlay deploy.sh
-generates; shellcheck of scripts/*.sh; every script's --help and --dry-run;
-hadolint of the Dockerfile; yamllint; compose.yaml against the compose spec;
-the cross-file checks in deploy/tests (pytest).
+generates; shellcheck of scripts/*.sh; every script's --help and --dry-run
+(which must report no result); hadolint of the Dockerfiles; yamllint;
+compose.yaml against the compose spec; the cross-file checks in deploy/tests
+(pytest). The production path run for real is in scripts/collector-test.sh,
+build-images.sh --engine podman, container-test.sh and compose-test.sh.
 
 Options:
   --mutations  also prove the cross-file checks can fail: break a copy of the
@@ -180,7 +182,9 @@ for script in scripts/*.sh; do
   check "shellcheck ${script}" shellcheck -x "${script}"
 done
 # The deployment scripts (other scripts/ files belong to other parts of the project).
-DEPLOY_SCRIPTS=(setup-aws.sh build-images.sh push-ecr.sh kind-up.sh deploy.sh smoke-test.sh teardown.sh check-deploy.sh)
+DEPLOY_SCRIPTS=(setup-aws.sh build-images.sh push-ecr.sh kind-up.sh deploy.sh smoke-test.sh teardown.sh check-deploy.sh
+  build-base-images.sh build-collector.sh collector-test.sh container-test.sh compose-test.sh
+  render-charts.sh apiserver-check.sh)
 scripts_help() {
   local s
   for s in "${DEPLOY_SCRIPTS[@]}"; do
@@ -193,7 +197,8 @@ dry_runs() (
   # A subshell: the exports stay inside.
   export DRY_RUN=1 ALLOW_DIRTY=1
   local cmd
-  for cmd in "setup-aws.sh" "setup-aws.sh AUTH_MODE=pod-identity" "build-images.sh" "push-ecr.sh" \
+  for cmd in "setup-aws.sh" "setup-aws.sh AUTH_MODE=pod-identity" "build-images.sh" \
+    "build-images.sh --engine podman" "build-images.sh --engine podman --binaries target/none" "push-ecr.sh" \
     "kind-up.sh" "deploy.sh local" "deploy.sh eks" "smoke-test.sh k8s" "smoke-test.sh compose" \
     "teardown.sh local" "teardown.sh --aws --yes eks"; do
     local script="${cmd%% *}" args=() word
@@ -201,14 +206,38 @@ dry_runs() (
       if [[ "${word}" == *=* ]]; then export "${word?}"; else args+=("${word}"); fi
     done
     echo "== ${cmd}"
-    "scripts/${script}" --dry-run "${args[@]}" 2>&1 || { echo "FAILED: ${cmd}"; return 1; }
+    local out
+    out="$("scripts/${script}" --dry-run "${args[@]}" 2>&1)" || { echo "${out}"; echo "FAILED: ${cmd}"; return 1; }
+    echo "${out}"
+    # A dry run says what would run; it never reports a result.
+    if grep -E '^==> (body ok|trace ok|passed|deployed|pushed tag|ready:|done\.|AWS resources removed)' <<<"${out}"; then
+      echo "FAILED: ${cmd} reports a result it did not get"
+      return 1
+    fi
     unset AUTH_MODE
   done
 )
-check "every script's --dry-run completes" dry_runs
+check "every script's --dry-run completes and reports no result" dry_runs
+# teardown --aws without --yes refuses before it runs (or prints) anything.
+teardown_refuses_first() {
+  local out
+  if out="$(DRY_RUN=1 scripts/teardown.sh --dry-run --aws eks 2>&1)"; then
+    echo "teardown.sh --aws eks without --yes succeeded"; return 1
+  fi
+  echo "${out}"
+  ! grep -q '^+ ' <<<"${out}"
+}
+check "teardown.sh --aws without --yes refuses before any command" teardown_refuses_first
+unknown_mode() {
+  local out
+  ! out="$(scripts/deploy.sh kind 2>&1)" && grep -q 'unknown mode: kind' <<<"${out}"
+}
+check "deploy.sh names an unknown mode" unknown_mode
 
 # ---- images, YAML, compose ---------------------------------------------------------------------
 check "hadolint Dockerfiles/Dockerfile" hadolint Dockerfiles/Dockerfile
+check "hadolint collector/Dockerfile Dockerfiles/base/rust.Containerfile" \
+  hadolint collector/Dockerfile Dockerfiles/base/rust.Containerfile
 check "yamllint k8s/ deploy/ compose.yaml" yamllint --strict -c deploy/yamllint.yaml k8s deploy compose.yaml
 check "compose.yaml matches the compose spec" check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 

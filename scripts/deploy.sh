@@ -41,7 +41,8 @@ for arg in "$@"; do
     --dry-run) DRY_RUN=1 ;;
     -h | --help) usage; exit 0 ;;
     local | eks) target="${arg}" ;;
-    *) usage >&2; die "unknown argument: ${arg}" ;;
+    -*) usage >&2; die "unknown option: ${arg}" ;;
+    *) usage >&2; die "unknown mode: ${arg} (local or eks)" ;;
   esac
 done
 [[ -n "${target}" ]] || { usage >&2; die "say where: local or eks"; }
@@ -70,6 +71,7 @@ if [[ "${target}" == eks ]]; then
   TAG="${TAG:-$(git_sha)}"
   [[ "${TAG}" =~ ^0+$ ]] && die "TAG is the overlay's placeholder; push images first (scripts/push-ecr.sh)"
   account="$(capture 111122223333 aws sts get-caller-identity --query Account --output text)"
+  [[ "${DRY_RUN}" == 1 ]] && log "dry run: account ${account} is a placeholder (the generated overlay must still render)"
   registry="${account}.dkr.ecr.${AWS_REGION}.amazonaws.com"
   # A generated overlay on top of k8s/overlays/eks with the real registry and
   # tag (kustomize only accepts relative paths to bases).
@@ -102,6 +104,11 @@ fi
 
 # Namespaces first: the Helm releases go into "monitor".
 k apply -f "${REPO_ROOT}/k8s/base/namespaces.yaml"
+if [[ "${target}" == eks ]]; then
+  # Tempo's volume claim names this class (EKS >= 1.30 has no default one);
+  # it must exist before "helm --wait" waits for the claim to bind.
+  k apply -f "${REPO_ROOT}/k8s/overlays/eks/storageclass-gp3.yaml"
+fi
 
 run helm repo add "${HELM_REPO_NAME}" "${HELM_REPO_URL}" --force-update
 run helm repo update "${HELM_REPO_NAME}"
@@ -129,5 +136,9 @@ for d in app-c app-b app-a curl; do
   k -n "${APP_NAMESPACE}" rollout status "deployment/${d}" --timeout "${ROLLOUT_TIMEOUT}"
 done
 
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing was deployed"
+  exit 0
+fi
 log "deployed. Try: scripts/smoke-test.sh"
 log "Grafana: kubectl -n ${TEMPO_NAMESPACE} port-forward svc/grafana 3000:80  (admin / see deploy/helm/grafana/values.yaml)"

@@ -48,4 +48,8 @@ for image in ${IMAGES}; do
   refs+=("${LOCAL_IMAGE_PREFIX}/${image}:${LOCAL_IMAGE_TAG}")
 done
 run kind load docker-image --name "${KIND_CLUSTER_NAME}" "${refs[@]}"
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: no cluster was created"
+  exit 0
+fi
 log "ready: scripts/deploy.sh local"

@@ -139,3 +139,41 @@ render_template() {
 git_sha() {
   git -C "${REPO_ROOT}" rev-parse HEAD
 }
+
+# ---- podman, as the container scripts use it ----------------------------------
+# Rootful podman with everything under target/podman (images, containers,
+# build cache), and the two settings these machines need: the runc runtime
+# (crun stops with "cgroups in hybrid mode not supported") and no default
+# ulimits ("setrlimit RLIMIT_NOFILE: Operation not permitted"). The settings
+# reach podman through CONTAINERS_CONF and CONTAINERS_STORAGE_CONF, so nothing
+# in /etc changes and podman-compose (which calls podman) sees them too.
+: "${PODMAN_DIR:=${REPO_ROOT}/target/podman}"
+HINT_PODMAN="apt-get install podman runc (Debian 12: podman 4.3; scripts/lib.sh sets runc and the storage under target/podman)"
+
+# podman_env: export the settings; fail with a clear message when podman is
+# missing or does not work here.
+podman_env() {
+  command -v podman >/dev/null 2>&1 || die "'podman' not found. Install it: ${HINT_PODMAN}"
+  command -v runc >/dev/null 2>&1 || die "'runc' not found. Install it: ${HINT_PODMAN}"
+  mkdir -p "${PODMAN_DIR}/storage" "${PODMAN_DIR}/run"
+  cat >"${PODMAN_DIR}/containers.conf" <<CONF
+# Written by scripts/lib.sh (podman_env).
+[containers]
+default_ulimits = []
+[engine]
+runtime = "runc"
+CONF
+  cat >"${PODMAN_DIR}/storage.conf" <<CONF
+# Written by scripts/lib.sh (podman_env).
+[storage]
+driver = "overlay"
+graphroot = "${PODMAN_DIR}/storage"
+runroot = "${PODMAN_DIR}/run"
+CONF
+  export CONTAINERS_CONF="${PODMAN_DIR}/containers.conf"
+  export CONTAINERS_STORAGE_CONF="${PODMAN_DIR}/storage.conf"
+  local out
+  out="$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Store.GraphRoot}}' 2>&1)" ||
+    die "podman does not work here: ${out}"
+  [[ "${out}" == "runc ${PODMAN_DIR}/storage" ]] || die "podman ignored its settings: ${out}"
+}

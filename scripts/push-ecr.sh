@@ -48,7 +48,7 @@ if [[ -z "${TAG:-}" ]]; then
   fi
 fi
 
-account="$(capture 111122223333 aws sts get-caller-identity --query Account --output text)"
+account="$(capture '<account-id>' aws sts get-caller-identity --query Account --output text)"
 registry="${account}.dkr.ecr.${AWS_REGION}.amazonaws.com"
 
 log "logging in to ${registry}"
@@ -78,4 +78,8 @@ for image in ${IMAGES}; do
     --tag "${registry}/${repo}:${TAG}" --provenance=false --push "${REPO_ROOT}"
 done
 
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing was pushed (<account-id> is a placeholder)"
+  exit 0
+fi
 log "pushed tag ${TAG}; deploy with: TAG=${TAG} scripts/deploy.sh eks"

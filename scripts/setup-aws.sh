@@ -4,12 +4,18 @@
 #   2. IAM policy scoped to the bucket (deploy/iam/tempo-s3-policy.json.tmpl)
 #   3. IAM role for Tempo's service account monitor/tempo, trusted through
 #      IRSA (OIDC provider, StringEquals on sub and aud) or EKS Pod Identity
+#   4. the EBS CSI driver (EKS add-on aws-ebs-csi-driver) with its own role:
+#      Tempo's volume needs it, and clusters created at 1.30 or later have no
+#      default StorageClass (deploy.sh applies k8s/overlays/eks/storageclass-gp3.yaml)
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 : "${CLUSTER_NAME:=dev-eks}"
 : "${AUTH_MODE:=irsa}" # irsa | pod-identity
+: "${INSTALL_EBS_CSI:=1}" # 0: the cluster already has the EBS CSI driver
+: "${EBS_CSI_ROLE_NAME:=${CLUSTER_NAME}-ebs-csi-driver-role}"
+EBS_CSI_POLICY_ARN=arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy
 
 usage() {
   cat <<USAGE
@@ -31,6 +37,8 @@ Environment (default):
   TEMPO_ROLE_NAME        IAM role (${TEMPO_ROLE_NAME})
   TEMPO_NAMESPACE        Tempo's namespace (${TEMPO_NAMESPACE})
   TEMPO_SERVICE_ACCOUNT  Tempo's service account (${TEMPO_SERVICE_ACCOUNT})
+  INSTALL_EBS_CSI        1 installs the aws-ebs-csi-driver add-on if missing (${INSTALL_EBS_CSI})
+  EBS_CSI_ROLE_NAME      IAM role of the EBS CSI controller (${EBS_CSI_ROLE_NAME})
 
 Prints the role ARN at the end; scripts/deploy.sh eks finds it by name.
 USAGE
@@ -46,9 +54,22 @@ fi
   die "AUTH_MODE must be irsa or pod-identity, not '${AUTH_MODE}'"
 
 work="${REPO_ROOT}/target/deploy"
-mkdir -p "${work}"
+# save FILE: stdin to FILE; a dry run writes nothing and only says so.
+save() {
+  if [[ "${DRY_RUN}" == 1 ]]; then
+    cat >/dev/null
+    printf '+ (write %s)\n' "${1#"${REPO_ROOT}/"}" >&2
+  else
+    cat >"$1"
+  fi
+}
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing is created or written; <...> values are placeholders for what AWS would answer"
+else
+  mkdir -p "${work}"
+fi
 
-AWS_ACCOUNT_ID="$(capture 111122223333 aws sts get-caller-identity --query Account --output text)"
+AWS_ACCOUNT_ID="$(capture '<account-id>' aws sts get-caller-identity --query Account --output text)"
 policy_arn="arn:aws:iam::${AWS_ACCOUNT_ID}:policy/${TEMPO_POLICY_NAME}"
 log "account ${AWS_ACCOUNT_ID}, region ${AWS_REGION}, cluster ${CLUSTER_NAME}, auth ${AUTH_MODE}"
 
@@ -73,7 +94,7 @@ run aws s3api put-bucket-lifecycle-configuration --bucket "${TEMPO_BUCKET}" --re
   --lifecycle-configuration "file://${REPO_ROOT}/deploy/iam/s3-lifecycle.json"
 
 # ---- 2. policy ----------------------------------------------------------------
-render_template "${REPO_ROOT}/deploy/iam/tempo-s3-policy.json.tmpl" >"${work}/tempo-s3-policy.json"
+render_template "${REPO_ROOT}/deploy/iam/tempo-s3-policy.json.tmpl" | save "${work}/tempo-s3-policy.json"
 if probe aws iam get-policy --policy-arn "${policy_arn}"; then
   log "policy ${TEMPO_POLICY_NAME} exists: adding a new default version"
   # IAM keeps at most 5 versions: drop the oldest non-default one first.
@@ -94,7 +115,7 @@ fi
 
 # ---- 3. role and trust ----------------------------------------------------------
 if [[ "${AUTH_MODE}" == irsa ]]; then
-  issuer_url="$(capture "https://oidc.eks.${AWS_REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" \
+  issuer_url="$(capture "https://oidc.eks.${AWS_REGION}.amazonaws.com/id/<oidc-id>" \
     aws eks describe-cluster --name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
     --query cluster.identity.oidc.issuer --output text)"
   OIDC_ISSUER="${issuer_url#https://}"
@@ -111,7 +132,7 @@ else
   OIDC_ISSUER=""
   trust_template="${REPO_ROOT}/deploy/iam/tempo-trust-pod-identity.json.tmpl"
 fi
-render_template "${trust_template}" >"${work}/tempo-trust.json"
+render_template "${trust_template}" | save "${work}/tempo-trust.json"
 
 if probe aws iam get-role --role-name "${TEMPO_ROLE_NAME}"; then
   log "role ${TEMPO_ROLE_NAME} exists: updating its trust policy"
@@ -147,5 +168,41 @@ if [[ "${AUTH_MODE}" == pod-identity ]]; then
   fi
 fi
 
+# ---- 4. EBS CSI driver ------------------------------------------------------------
+# Tempo's WAL volume (persistence.enabled, StorageClass gp3) is provisioned by
+# the EBS CSI driver, which EKS does not install by itself. Its controller
+# (kube-system/ebs-csi-controller-sa) gets a role with AWS's managed policy.
+if [[ "${INSTALL_EBS_CSI}" == 1 ]]; then
+  if probe aws eks describe-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+    --addon-name aws-ebs-csi-driver; then
+    log "aws-ebs-csi-driver add-on present"
+  else
+    # The same trust templates, for the driver's service account.
+    TEMPO_NAMESPACE=kube-system TEMPO_SERVICE_ACCOUNT=ebs-csi-controller-sa \
+      render_template "${trust_template}" | save "${work}/ebs-csi-trust.json"
+    if ! probe aws iam get-role --role-name "${EBS_CSI_ROLE_NAME}"; then
+      run aws iam create-role --role-name "${EBS_CSI_ROLE_NAME}" \
+        --assume-role-policy-document "file://${work}/ebs-csi-trust.json" \
+        --description "EBS CSI driver (kube-system/ebs-csi-controller-sa) on ${CLUSTER_NAME}"
+    fi
+    run aws iam attach-role-policy --role-name "${EBS_CSI_ROLE_NAME}" --policy-arn "${EBS_CSI_POLICY_ARN}"
+    ebs_role_arn="arn:aws:iam::${AWS_ACCOUNT_ID}:role/${EBS_CSI_ROLE_NAME}"
+    if [[ "${AUTH_MODE}" == irsa ]]; then
+      run aws eks create-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+        --addon-name aws-ebs-csi-driver --service-account-role-arn "${ebs_role_arn}"
+    else
+      run aws eks create-addon --cluster-name "${CLUSTER_NAME}" --region "${AWS_REGION}" \
+        --addon-name aws-ebs-csi-driver \
+        --pod-identity-associations "serviceAccount=ebs-csi-controller-sa,roleArn=${ebs_role_arn}"
+    fi
+  fi
+else
+  log "INSTALL_EBS_CSI=0: assuming the cluster already provisions EBS volumes (ebs.csi.aws.com)"
+fi
+
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing was created (the role would be ${role_arn})"
+  exit 0
+fi
 log "done. Tempo role: ${role_arn}"
 log "next: scripts/push-ecr.sh, then AUTH_MODE=${AUTH_MODE} scripts/deploy.sh eks"

@@ -41,6 +41,13 @@ for arg in "$@"; do
   esac
 done
 [[ -n "${target}" ]] || { usage >&2; die "say which: local or eks"; }
+# Refuse before anything is listed or deleted, not halfway through.
+if [[ "${aws}" == 1 && "${target}" != eks ]]; then
+  die "--aws goes with eks (the AWS resources of setup-aws.sh)"
+fi
+if [[ "${aws}" == 1 && "${yes}" != 1 ]]; then
+  die "--aws deletes s3://${TEMPO_BUCKET} and every trace in it; add --yes"
+fi
 
 if [[ "${target}" == local ]]; then
   need kind "${HINT_KIND}"
@@ -68,9 +75,8 @@ run kubectl "${kubectl_args[@]}" -n "${TEMPO_NAMESPACE}" delete pvc \
   -l app.kubernetes.io/instance=tempo --ignore-not-found
 
 [[ "${aws}" == 1 ]] || exit 0
-[[ "${yes}" == 1 ]] || die "--aws deletes s3://${TEMPO_BUCKET} and every trace in it; add --yes"
 need aws "${HINT_AWS}"
-account="$(capture 111122223333 aws sts get-caller-identity --query Account --output text)"
+account="$(capture '<account-id>' aws sts get-caller-identity --query Account --output text)"
 policy_arn="arn:aws:iam::${account}:policy/${TEMPO_POLICY_NAME}"
 
 assoc="$(capture None aws eks list-pod-identity-associations --cluster-name "${CLUSTER_NAME}" \
@@ -95,4 +101,8 @@ if probe aws s3api head-bucket --bucket "${TEMPO_BUCKET}" || [[ "${DRY_RUN}" == 
   run aws s3 rm "s3://${TEMPO_BUCKET}" --recursive --region "${AWS_REGION}"
   run aws s3api delete-bucket --bucket "${TEMPO_BUCKET}" --region "${AWS_REGION}"
 fi
-log "AWS resources removed (the cluster's OIDC provider is left: other roles may use it)"
+if [[ "${DRY_RUN}" == 1 ]]; then
+  log "dry run: nothing was deleted"
+else
+  log "AWS resources removed (kept: the cluster's OIDC provider and the aws-ebs-csi-driver add-on with its role, which other roles and volumes may use)"
+fi

@@ -11,5 +11,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(answer) = common::service::version_or_help("app-a", std::env::args().skip(1)) {
+        println!("{answer}");
+        return ExitCode::SUCCESS;
+    }
     common::service::run::<app_a::AppA>(&Env::from_process(), shutdown_signal()).await
 }

@@ -19,6 +19,20 @@ use crate::telemetry::{self, LogSettings, TelemetrySettings};
 /// can tell "fix your settings" from a crash.
 pub const EX_USAGE: u8 = 64;
 
+/// The answer to `--version` or `--help`, the only arguments a service binary
+/// takes (its settings are environment variables); `None` means "run".
+pub fn version_or_help(name: &str, mut args: impl Iterator<Item = String>) -> Option<String> {
+    let version = env!("CARGO_PKG_VERSION");
+    match args.next().as_deref() {
+        Some("--version" | "-V") => Some(format!("{name} {version}")),
+        Some("--help" | "-h") => Some(format!(
+            "{name} {version}: one service of the tracelab chain.\n\
+             Configured by environment variables (PORT, BIND_ADDR, OTEL_*, ...): see the README."
+        )),
+        _ => None,
+    }
+}
+
 /// Where and how a service listens, from `BIND_ADDR`, `PORT` and
 /// `SHUTDOWN_GRACE_MS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,5 +173,30 @@ async fn serve_until<S: Service>(
             tracing::error!("server failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_or_help;
+
+    fn answer(args: &[&str]) -> Option<String> {
+        version_or_help("app-x", args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn version_and_help_answer_and_nothing_else_does() {
+        assert_eq!(
+            answer(&["--version"]).as_deref(),
+            Some(concat!("app-x ", env!("CARGO_PKG_VERSION")))
+        );
+        assert_eq!(answer(&["-V"]), answer(&["--version"]));
+        assert!(
+            answer(&["--help"])
+                .unwrap()
+                .contains("environment variables")
+        );
+        assert_eq!(answer(&[]), None);
+        assert_eq!(answer(&["serve"]), None);
     }
 }

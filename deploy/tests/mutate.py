@@ -85,6 +85,39 @@ MUTATIONS = [
      "test_dockerfile_runtime"),
     ("compose store profile without the tempo alias",
      "compose.yaml", "aliases: [otel-collector, tempo]", "aliases: [otel-collector]", "test_compose_wiring"),
+    ("compose store off loopback without a token",
+     "compose.yaml", "      TRACELAB_TOKEN: ${TRACELAB_TOKEN:-}\n      TRACELAB_OTLP_PORT", "      TRACELAB_OTLP_PORT",
+     "test_store_off_loopback"),
+    ("the apps do not send the store's token",
+     "compose.yaml", "OTEL_EXPORTER_OTLP_HEADERS: authorization=Bearer%20${TRACELAB_TOKEN:-}",
+     "OTEL_EXPORTER_OTLP_HEADERS: \"\"", "test_store_off_loopback"),
+    ("Tempo's Jaeger receivers nulled (the chart's _ports.tpl dereferences them)",
+     "deploy/helm/tempo/values-common.yaml", "  receivers:\n", "  receivers:\n    jaeger: null\n",
+     "test_helm_values_never_null"),
+    ("Tempo back on the chart's 1024 MB ballast",
+     "deploy/helm/tempo/values-common.yaml", "  memBallastSizeMbs: 0\n", "", "test_tempo_memory_ballast"),
+    ("Tempo without GOMEMLIMIT on kind",
+     "deploy/helm/tempo/values-local.yaml", "value: 800MiB", "value: 1GiB", "test_tempo_memory_ballast"),
+    ("EKS volume claim without a StorageClass",
+     "deploy/helm/tempo/values-eks.yaml", "  storageClassName: gp3\n", "", "test_eks_tempo_volume"),
+    ("StorageClass applied only with the overlay, after Tempo waited",
+     "scripts/deploy.sh", 'k apply -f "${REPO_ROOT}/k8s/overlays/eks/storageclass-gp3.yaml"', ":",
+     "test_eks_tempo_volume"),
+    ("no EBS CSI driver",
+     "scripts/setup-aws.sh", ': "${INSTALL_EBS_CSI:=1}"', ': "${INSTALL_EBS_CSI:=0}"', "test_eks_tempo_volume"),
+    ("the deprecated deployment_name_from_replicaset",
+     "k8s/base/otel-collector/config.yaml", "        - k8s.node.name\n",
+     "        - k8s.node.name\n      deployment_name_from_replicaset: true\n", "test_collector_configs_use_no_deprecated"),
+    ("compose Collector on the deprecated exporter name otlp",
+     "deploy/compose/otel-collector.yaml", "  otlp_grpc:\n    endpoint", "  otlp:\n    endpoint",
+     "test_collector_configs_use_no_deprecated"),
+    ("the Collector build gains a component no config uses",
+     "collector/builder-config.yaml", "exporters:\n",
+     "exporters:\n  - gomod: go.opentelemetry.io/collector/exporter/debugexporter v0.158.0\n",
+     "test_collector_build_has_exactly"),
+    ("the manifests pin a Collector image of another release than the build",
+     "k8s/base/otel-collector/collector.yaml", "opentelemetry-collector-k8s:0.158.0",
+     "opentelemetry-collector-k8s:0.159.0", "test_collector_build_has_exactly"),
 ]
 
 IGNORE = shutil.ignore_patterns("target", ".git")
@@ -95,7 +128,7 @@ def main(root, kubectl):
     missed = 0
     with tempfile.TemporaryDirectory() as tmp:
         pristine = pathlib.Path(tmp) / "pristine"
-        for name in ("k8s", "deploy", "scripts", "Dockerfiles"):
+        for name in ("k8s", "deploy", "scripts", "Dockerfiles", "collector"):
             shutil.copytree(root / name, pristine / name, ignore=IGNORE)
         shutil.copy(root / "compose.yaml", pristine / "compose.yaml")
         for what, rel, old, new, test in MUTATIONS:

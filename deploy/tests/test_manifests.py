@@ -4,7 +4,9 @@ templates and compose file agree with each other and with the apps' contract.
 Each test states one property; scripts/check-deploy.sh counts them.
 """
 import json
+import os
 import re
+import subprocess
 import urllib.parse
 
 import pytest
@@ -533,3 +535,178 @@ def test_compose_wiring(root):
     assert set(s["store"]["networks"]["default"]["aliases"]) == {"otel-collector", "tempo"}
     assert s["store"]["command"][:3] == ["store", "--bind", "0.0.0.0"]
     assert set(s["store"]["profiles"]).isdisjoint(s["tempo"]["profiles"])
+
+
+# ---- defects found by running the real thing (issue: the production path) -----------------
+
+# Options the pinned Collector release (v0.158.0) deprecates, and why.
+DEPRECATED_COLLECTOR_KEYS = {
+    "deployment_name_from_replicaset": "k8s_attributes derives the Deployment from the ReplicaSet "
+                                       "name by default (contrib #48534); the option is deprecated",
+}
+# Component types renamed with a deprecated alias (core v0.144, contrib v0.146).
+DEPRECATED_COMPONENT_TYPES = {"otlp": "exporters", "otlphttp": "exporters", "k8sattributes": "processors"}
+
+
+def collector_configs(root, rendered):
+    """Every Collector config in the repository: the rendered ConfigMaps and compose's."""
+    out = {f"k8s ({name})": collector_config(docs)[1] for name, docs in rendered.items()}
+    out["compose"] = read_yaml(root / "deploy/compose/otel-collector.yaml")
+    return out
+
+
+def walk_keys(node, path=""):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield f"{path}.{k}".lstrip("."), k, v
+            yield from walk_keys(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from walk_keys(v, f"{path}[{i}]")
+
+
+def test_collector_configs_use_no_deprecated_options_or_names(root, rendered):
+    """No option or component name the pinned Collector release calls deprecated."""
+    for where, cfg in collector_configs(root, rendered).items():
+        for path, key, _ in walk_keys(cfg):
+            assert key not in DEPRECATED_COLLECTOR_KEYS, f"{where}: {path}: {DEPRECATED_COLLECTOR_KEYS[key]}"
+        for old, section in DEPRECATED_COMPONENT_TYPES.items():
+            names = [n.split("/")[0] for n in cfg.get(section) or {}]
+            assert old not in names, f"{where}: {section}.{old} is a deprecated alias"
+
+
+def test_helm_values_never_null_a_chart_default(root):
+    """A null in Helm values deletes the chart's default key; the Tempo chart's templates
+    then dereference it ("nil pointer evaluating interface {}.protocols" for jaeger: null)."""
+    files = sorted((root / "deploy/helm").rglob("*.yaml"))
+    assert files
+    for f in files:
+        for path, _, value in walk_keys(read_yaml(f) or {}):
+            assert value is not None, f"{f.relative_to(root)}: {path} is null (Helm deletes the key)"
+
+
+# Chart 2.2.4's default tempo.memBallastSizeMbs (passed as -mem-ballast-size-mbs).
+TEMPO_CHART_DEFAULT_BALLAST_MB = 1024
+
+
+def quantity_bytes(s):
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30,
+             "M": 10**6, "G": 10**9, "": 1}
+    m = re.fullmatch(r"(\d+)([A-Za-z]*)", str(s))
+    assert m and m.group(2) in units, f"unknown quantity {s}"
+    return int(m.group(1)) * units[m.group(2)]
+
+
+def test_tempo_memory_ballast_and_gomemlimit_fit_the_limit(root):
+    """Tempo's memory ballast (chart default 1024 MB) cannot fill a 1 GiB limit; the GC
+    gets a GOMEMLIMIT below the container limit instead."""
+    for env in ("local", "eks"):
+        v = tempo_values(root, env)["tempo"]
+        limit = quantity_bytes(v["resources"]["limits"]["memory"])
+        ballast = int(v.get("memBallastSizeMbs", TEMPO_CHART_DEFAULT_BALLAST_MB)) * 2**20
+        assert ballast <= limit // 4, f"{env}: ballast {ballast >> 20} MiB against a {limit >> 20} MiB limit"
+        gomem = {e["name"]: e.get("value") for e in v.get("extraEnv", [])}.get("GOMEMLIMIT")
+        assert gomem, f"{env}: no GOMEMLIMIT for Tempo"
+        assert limit * 0.6 <= quantity_bytes(gomem) <= limit * 0.9, f"{env}: GOMEMLIMIT {gomem} vs limit {limit >> 20} MiB"
+
+
+def dry_run(root, *args, **env):
+    """stderr of scripts/<script> --dry-run (the commands it would run)."""
+    full = dict(os.environ, DRY_RUN="1", ALLOW_DIRTY="1", **env)
+    for k in ("AUTH_MODE", "INSTALL_EBS_CSI"):
+        if k not in env:
+            full.pop(k, None)
+    run = subprocess.run([str(root / "scripts" / args[0]), "--dry-run", *args[1:]],
+                         capture_output=True, text=True, env=full)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stderr
+
+
+def test_eks_tempo_volume_has_a_storage_class_that_exists(root, rendered):
+    """EKS >= 1.30 has no default StorageClass and no EBS CSI driver: Tempo's claim names
+    a class of the EBS CSI driver, which deploy.sh applies before Tempo and setup-aws.sh
+    installs (add-on aws-ebs-csi-driver)."""
+    v = tempo_values(root, "eks")
+    assert v["persistence"]["enabled"] is True
+    sc_name = v["persistence"].get("storageClassName")
+    assert sc_name, "values-eks.yaml: persistence.storageClassName must name a class (no default on EKS >= 1.30)"
+    classes = {d["metadata"]["name"]: d for d in rendered["eks"] if d["kind"] == "StorageClass"}
+    assert sc_name in classes, f"the eks overlay has no StorageClass {sc_name}"
+    assert classes[sc_name]["provisioner"] == "ebs.csi.aws.com"
+    assert classes[sc_name].get("volumeBindingMode") == "WaitForFirstConsumer", "EBS volumes are zonal"
+    deploy = dry_run(root, "deploy.sh", "eks", TAG="0123456789abcdef0123456789abcdef01234567").splitlines()
+    sc_line = next((i for i, l in enumerate(deploy) if "apply -f" in l and "storageclass" in l), None)
+    tempo_line = next(i for i, l in enumerate(deploy) if "helm upgrade --install tempo" in l)
+    assert sc_line is not None and sc_line < tempo_line, "deploy.sh eks must apply the StorageClass before Tempo"
+    for mode in ("irsa", "pod-identity"):
+        setup = dry_run(root, "setup-aws.sh", AUTH_MODE=mode)
+        assert re.search(r"aws eks create-addon .*--addon-name aws-ebs-csi-driver", setup), f"{mode}: no EBS CSI add-on"
+        assert "AmazonEBSCSIDriverPolicy" in setup
+
+
+def test_store_off_loopback_always_has_a_token(root):
+    """The store refuses to listen off loopback without TRACELAB_TOKEN: compose's store
+    gets one from the environment, and the apps and Grafana send it."""
+    compose = read_yaml(root / "compose.yaml")
+    s = compose["services"]
+    store = s["store"]
+    cmd = store.get("command", [])
+    bind = cmd[cmd.index("--bind") + 1] if "--bind" in cmd else store["environment"].get("TRACELAB_BIND", "127.0.0.1")
+    if not bind.startswith("127."):
+        token = str(store["environment"].get("TRACELAB_TOKEN", ""))
+        assert "${TRACELAB_TOKEN" in token, f"store binds {bind} without TRACELAB_TOKEN: it cannot start"
+        for app in ("app-a", "app-b", "app-c"):
+            headers = s[app]["environment"].get("OTEL_EXPORTER_OTLP_HEADERS", "")
+            assert "authorization=Bearer%20${TRACELAB_TOKEN" in headers, f"{app} does not send the store's token"
+        assert "${TRACELAB_TOKEN" in str(s["grafana"]["environment"].get("TRACELAB_TOKEN", ""))
+        (ds,) = read_yaml(root / "deploy/compose/grafana/datasources/tempo.yaml")["datasources"]
+        assert ds["jsonData"].get("httpHeaderName1") == "Authorization"
+        assert ds["secureJsonData"]["httpHeaderValue1"] == "Bearer $TRACELAB_TOKEN"
+    # The image: binds all interfaces by default, so it must not bake in a token.
+    text = (root / "Dockerfiles/Dockerfile").read_text()
+    assert "TRACELAB_TOKEN=" not in text, "no token in an image"
+
+
+# ---- the Collector build (collector/) ----------------------------------------------------------
+
+# Module (last path element) -> the component type it registers.
+COLLECTOR_MODULE_TYPES = {
+    "healthcheckextension": ("extensions", "health_check"),
+    "otlpreceiver": ("receivers", "otlp"),
+    "memorylimiterprocessor": ("processors", "memory_limiter"),
+    "batchprocessor": ("processors", "batch"),
+    "k8sattributesprocessor": ("processors", "k8s_attributes"),
+    "otlpexporter": ("exporters", "otlp_grpc"),
+}
+
+
+def test_collector_build_has_exactly_the_components_the_configs_use(root, rendered):
+    """collector/builder-config.yaml: every component a config uses, nothing more, all at
+    the one release of the image the manifests and compose pin."""
+    build = read_yaml(root / "collector/builder-config.yaml")
+    release = build["dist"]["version"]
+    built = {s: set() for s in ("extensions", "receivers", "processors", "exporters")}
+    versions = set()
+    for section in built:
+        for entry in build.get(section, []):
+            module, version = entry["gomod"].split()
+            name = module.rsplit("/", 1)[1]
+            assert name in COLLECTOR_MODULE_TYPES, f"unknown module {module}: add it to COLLECTOR_MODULE_TYPES"
+            where, ctype = COLLECTOR_MODULE_TYPES[name]
+            assert where == section, f"{module} listed under {section}"
+            built[section].add(ctype)
+            versions.add(version)
+    assert versions == {f"v{release}"}, f"one release for every component: {versions} vs dist.version {release}"
+    used = {s: set() for s in built}
+    for where, cfg in collector_configs(root, rendered).items():
+        for section in used:
+            used[section] |= {n.split("/")[0] for n in cfg.get(section) or {}}
+    assert built == used, f"built {built}, the configs use {used}"
+    # The images the manifests and compose run are of the same release.
+    images = [c["image"] for docs in rendered.values() for _, tpl in workloads(docs) for c in containers(tpl)
+              if "opentelemetry-collector" in c["image"]]
+    images += [s["image"] for s in read_yaml(root / "compose.yaml")["services"].values()
+               if "opentelemetry-collector" in s.get("image", "")]
+    assert images and {i.rsplit(":", 1)[1] for i in images} == {release}, images
+    gomod = (root / "collector/go.mod").read_text()
+    assert f"go.opentelemetry.io/collector/otelcol v{release}\n" in gomod, "collector/go.mod is not generated from this release"

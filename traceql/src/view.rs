@@ -48,65 +48,32 @@ pub trait TraceView {
 // A trace behind a reference or a pointer evaluates as itself: iterators yield `&&Trace`, and a
 // store may hand out `Arc` snapshots. Every method forwards, the provided ones too, or the
 // store's own root and duration would silently give way to the defaults.
-impl<T: TraceView + ?Sized> TraceView for &T {
-    type Span = T::Span;
+/// Implements [`TraceView`] for a pointer to a trace by forwarding every method.
+macro_rules! forward_trace_view {
+    ($($pointer:ty),*) => {$(
+        impl<T: TraceView + ?Sized> TraceView for $pointer {
+            type Span = T::Span;
 
-    fn trace_id(&self) -> &[u8] {
-        (**self).trace_id()
-    }
+            fn trace_id(&self) -> &[u8] {
+                (**self).trace_id()
+            }
 
-    fn spans(&self) -> &[Self::Span] {
-        (**self).spans()
-    }
+            fn spans(&self) -> &[Self::Span] {
+                (**self).spans()
+            }
 
-    fn root_span(&self) -> Option<&Self::Span> {
-        (**self).root_span()
-    }
+            fn root_span(&self) -> Option<&Self::Span> {
+                (**self).root_span()
+            }
 
-    fn duration_nanos(&self) -> u64 {
-        (**self).duration_nanos()
-    }
+            fn duration_nanos(&self) -> u64 {
+                (**self).duration_nanos()
+            }
+        }
+    )*};
 }
 
-impl<T: TraceView + ?Sized> TraceView for Box<T> {
-    type Span = T::Span;
-
-    fn trace_id(&self) -> &[u8] {
-        (**self).trace_id()
-    }
-
-    fn spans(&self) -> &[Self::Span] {
-        (**self).spans()
-    }
-
-    fn root_span(&self) -> Option<&Self::Span> {
-        (**self).root_span()
-    }
-
-    fn duration_nanos(&self) -> u64 {
-        (**self).duration_nanos()
-    }
-}
-
-impl<T: TraceView + ?Sized> TraceView for Arc<T> {
-    type Span = T::Span;
-
-    fn trace_id(&self) -> &[u8] {
-        (**self).trace_id()
-    }
-
-    fn spans(&self) -> &[Self::Span] {
-        (**self).spans()
-    }
-
-    fn root_span(&self) -> Option<&Self::Span> {
-        (**self).root_span()
-    }
-
-    fn duration_nanos(&self) -> u64 {
-        (**self).duration_nanos()
-    }
-}
+forward_trace_view!(&T, Box<T>, Arc<T>);
 
 /// One stored span, as the evaluator reads it. Every method is called per span and per
 /// condition, so each should be a field read or a short search, and allocate nothing.

@@ -71,6 +71,18 @@ until curl -fsS --max-time 2 "http://127.0.0.1:${QUERY_HOST_PORT}/ready" >/dev/n
   fi
   sleep 0.5
 done
+# app-a being ready says nothing of app-b and app-c behind it (nor of the network's DNS for
+# their names, which podman's aardvark serves once every container has joined): wait until a
+# request goes through the whole chain, bounded, before the smoke test sends the one it checks.
+deadline=$((SECONDS + 60))
+until curl -fsS --max-time 10 "http://127.0.0.1:${APP_A_HOST_PORT}/" >/dev/null 2>&1; do
+  if ((SECONDS >= deadline)); then
+    compose --profile store logs 2>&1 | tail -n 40
+    die "app-a -> app-b -> app-c did not answer 200 within 60 s"
+  fi
+  sleep 0.5
+done
+log "the chain answers end to end"
 status="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${QUERY_HOST_PORT}/api/search")"
 [[ "${status}" == 401 ]] || die "the store answered ${status} without its token, want 401"
 log "the store refuses a query without TRACELAB_TOKEN (401)"

@@ -28,12 +28,7 @@ both on loopback, and checks every overlay with server-side dry runs and Pod
 Security admission. Needs openssl and the tools of scripts/check-deploy.sh.
 USAGE
 }
-for arg in "$@"; do
-  case "${arg}" in
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: ${arg}" ;;
-  esac
-done
+parse_help_only "$@"
 
 command -v go >/dev/null 2>&1 || die "'go' not found: https://go.dev/doc/install"
 command -v openssl >/dev/null 2>&1 || die "'openssl' not found: apt-get install openssl"

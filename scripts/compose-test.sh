@@ -21,12 +21,7 @@ use; needs the images tracelab/{app-a,app-b,app-c,tracelab}:${LOCAL_IMAGE_TAG} i
 store (scripts/build-images.sh --engine podman).
 USAGE
 }
-for arg in "$@"; do
-  case "${arg}" in
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: ${arg}" ;;
-  esac
-done
+parse_help_only "$@"
 
 podman_env
 venv="${TOOLS_DIR}/venv"

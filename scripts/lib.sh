@@ -77,6 +77,18 @@ quote_cmd() {
   printf '%s' "${out% }"
 }
 
+# parse_help_only "$@": the arguments of a script that takes only --help
+# (the caller defines usage()); anything else is an error.
+parse_help_only() {
+  local arg
+  for arg in "$@"; do
+    case "${arg}" in
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument: ${arg}" ;;
+    esac
+  done
+}
+
 # parse_standard_args "$@": the arguments of a script that takes only
 # --dry-run and --help (the caller defines usage()); anything else is an error.
 parse_standard_args() {

@@ -1,15 +1,16 @@
 //! Turning OTLP spans into the store's records before an insert: the entry points
-//! ([`Store::insert`], [`Store::insert_protobuf`]) walk the request (`walk.rs`), every id is checked
-//! (an error names the span's place in its request) and strings are interned; the records are
+//! ([`Store::insert`], [`Store::insert_protobuf`]) walk the request (`walk.rs`), every id and
+//! string is checked (an error names the span's place in its request) and strings are interned; the records are
 //! stored all together, or none.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
+use super::raw_span::RawSpan;
+use super::span::BadSpan;
 use super::walk::{Origin, RawRequest, SpanPosition, walk};
 use super::{InsertError, Source, SpanRecord, Store};
 use crate::model::TraceId;
@@ -59,39 +60,41 @@ impl Store {
         )
     }
 
-    /// Checks the ids of `spans` (the first at `first`, the rest after it in the same scope) and
-    /// adds them to `batch`, interning their strings.
+    /// Checks the ids and strings of `spans` (the first at `first`, the rest after it in the
+    /// same scope) and adds them to `batch`, interning their strings.
     fn add_spans(
         &self,
         batch: &mut SpanBatch,
         first: SpanPosition,
         source: &Arc<Source>,
-        spans: impl IntoIterator<Item = Span>,
+        spans: impl IntoIterator<Item = RawSpan>,
     ) -> Result<(), InsertError> {
         let mut strings = self.strings();
         for (i, span) in spans.into_iter().enumerate() {
-            let bad = |field, len, want| InsertError::BadIdLength {
-                resource: first.resource,
-                scope: first.scope,
-                span: first.span + i,
-                field,
-                len,
-                want,
-            };
-            let Some(trace_id) = TraceId::from_bytes(&span.trace_id) else {
-                return Err(bad("trace id", span.trace_id.len(), "16"));
-            };
-            let (span_len, parent_len) = (span.span_id.len(), span.parent_span_id.len());
-            if span_len != 8 {
-                return Err(bad("span id", span_len, "8"));
-            }
-            if !matches!(parent_len, 0 | 8) {
-                return Err(bad("parent span id", parent_len, "0 or 8"));
-            }
-            let record = SpanRecord::from_proto(span, Arc::clone(source), &mut strings)
-                .expect("ids checked above");
-            batch.records.push((trace_id, record));
+            let record = SpanRecord::from_raw(span, Arc::clone(source), &mut strings)
+                .map_err(|bad| refused(bad, first, i))?;
+            batch.records.push(record);
         }
         Ok(())
+    }
+}
+
+/// The error for a span refused by [`SpanRecord::from_raw`], the `offset`th after `first`.
+pub(super) fn refused(bad: BadSpan, first: SpanPosition, offset: usize) -> InsertError {
+    let (resource, scope, span) = (first.resource, first.scope, first.span + offset);
+    match bad {
+        BadSpan::IdLength { field, len, want } => InsertError::BadIdLength {
+            resource,
+            scope,
+            span,
+            field,
+            len,
+            want,
+        },
+        BadSpan::NotUtf8 => InsertError::NotUtf8 {
+            resource,
+            scope,
+            span,
+        },
     }
 }

@@ -13,8 +13,10 @@
 //! `Arc`s under the lock, a few microseconds, and evaluate outside it without ever seeing a torn
 //! trace, and writers never wait for a query to finish.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
 
 use super::SpanRecord;
 use super::trace::Trace;

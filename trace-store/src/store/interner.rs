@@ -14,15 +14,19 @@
 //! size at most twice what stored spans use.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+
+// foldhash, not std's SipHash: interning hashes every string of every span, and SipHash was a
+// tenth of ingest's time. foldhash's per-process random seed still keeps crafted collisions out.
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arcstr::ArcStr;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use super::attribute::{AttrValue, Attribute};
+use super::raw_span::{NotUtf8, RawAnyValue, RawValue, text};
 use super::source::Source;
 
 /// Below this many entries a table is never swept: sweeping a small table saves nothing.
@@ -31,7 +35,7 @@ pub(super) const MIN_SWEEP: usize = 4096;
 /// The string and source tables (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Interner {
-    strings: HashSet<ArcStr>,
+    strings: HashSet<Text>,
     /// Keyed by the source's protobuf encoding, which is exact where `Resource` has no `Hash`
     /// (its values may be floats).
     sources: HashMap<Vec<u8>, Arc<Source>>,
@@ -46,9 +50,9 @@ pub(crate) struct Interner {
 impl Default for Interner {
     fn default() -> Self {
         Interner {
-            strings: HashSet::new(),
-            sources: HashMap::new(),
-            attribute_lists: HashMap::new(),
+            strings: HashSet::default(),
+            sources: HashMap::default(),
+            attribute_lists: HashMap::default(),
             strings_sweep_at: MIN_SWEEP,
             sources_sweep_at: MIN_SWEEP,
             lists_sweep_at: MIN_SWEEP,
@@ -57,33 +61,54 @@ impl Default for Interner {
 }
 
 impl Interner {
-    /// An OTLP attribute value in the store's form, its string interned.
-    pub(super) fn attr_value(&mut self, value: Option<AnyValue>) -> AttrValue {
-        match value {
-            Some(AnyValue { value: Some(v) }) => match v {
-                any_value::Value::StringValue(s) => AttrValue::Str(self.intern(&s)),
-                any_value::Value::IntValue(i) => AttrValue::Int(i),
-                any_value::Value::DoubleValue(d) => AttrValue::Float(d),
-                any_value::Value::BoolValue(b) => AttrValue::Bool(b),
-                other => AttrValue::Other(Some(Box::new(AnyValue { value: Some(other) }))),
-            },
-            Some(empty) => AttrValue::Other(Some(Box::new(empty))),
+    /// An OTLP attribute value in the store's form, its string interned (and checked to be
+    /// UTF-8, the one way it can fail).
+    pub(super) fn attr_value(&mut self, value: Option<RawAnyValue>) -> Result<AttrValue, NotUtf8> {
+        Ok(match value.map(|v| v.value) {
+            Some(Some(RawValue::Str(s))) => AttrValue::Str(self.intern_utf8(&s)?),
+            Some(Some(RawValue::Int(i))) => AttrValue::Int(i),
+            Some(Some(RawValue::Double(d))) => AttrValue::Float(d),
+            Some(Some(RawValue::Bool(b))) => AttrValue::Bool(b),
+            Some(Some(other)) => AttrValue::Other(Some(Box::new(AnyValue {
+                value: Some(other.into_proto()?),
+            }))),
+            Some(None) => AttrValue::Other(Some(Box::default())),
             None => AttrValue::Other(None),
-        }
+        })
     }
 
     /// The shared copy of `text`, made on first sight.
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, text: &str) -> ArcStr {
-        if text.is_empty() {
-            // A static empty string: no allocation, no table entry.
-            return ArcStr::new();
+        match self.shared(text.as_bytes()) {
+            Some(shared) => shared,
+            None => self.add(ArcStr::from(text)),
         }
-        if let Some(shared) = self.strings.get(text) {
-            return shared.clone();
+    }
+
+    /// The shared copy of the text in `bytes` (a protobuf `string` field as sent), made on first
+    /// sight; `bytes` must be UTF-8. Only new text is checked: text already in the table was
+    /// checked when it went in, and equal bytes are equally valid. Most strings of a span are
+    /// repeats, so most go unchecked.
+    pub(crate) fn intern_utf8(&mut self, bytes: &[u8]) -> Result<ArcStr, NotUtf8> {
+        match self.shared(bytes) {
+            Some(shared) => Ok(shared),
+            None => Ok(self.add(ArcStr::from(text(bytes)?))),
         }
-        let shared = ArcStr::from(text);
-        self.strings.insert(shared.clone());
-        shared
+    }
+
+    /// The copy the table holds of `bytes`, if any. The empty string is a static one: no
+    /// allocation, no table entry.
+    fn shared(&self, bytes: &[u8]) -> Option<ArcStr> {
+        if bytes.is_empty() {
+            return Some(ArcStr::new());
+        }
+        self.strings.get(bytes).map(|text| text.0.clone())
+    }
+
+    fn add(&mut self, text: ArcStr) -> ArcStr {
+        self.strings.insert(Text(text.clone()));
+        text
     }
 
     /// The shared copy of an attribute list whose strings came from [`Interner::intern`].
@@ -143,7 +168,7 @@ impl Interner {
         if strings_due {
             // A count of 1 means only this table holds the string. `None` is a static string.
             self.strings
-                .retain(|s| ArcStr::strong_count(s).is_none_or(|count| count > 1));
+                .retain(|s| ArcStr::strong_count(&s.0).is_none_or(|count| count > 1));
             self.strings_sweep_at = (self.strings.len() * 2).max(MIN_SWEEP);
         }
         if self.sources.len() >= self.sources_sweep_at {
@@ -160,6 +185,24 @@ impl Interner {
             self.sources.len(),
             self.attribute_lists.len(),
         )
+    }
+}
+
+/// An interned string as the table keys it: by its bytes, so a lookup can take a protobuf field's
+/// bytes before they are known to be UTF-8 ([`Interner::intern_utf8`]).
+#[derive(Debug, PartialEq, Eq)]
+struct Text(ArcStr);
+
+// `Borrow` requires the two to hash alike: both hash as `[u8]`.
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Text {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
@@ -217,6 +260,16 @@ mod tests {
             1,
             "the empty string takes no entry"
         );
+    }
+
+    #[test]
+    fn only_new_text_is_checked_for_utf8_and_it_is_refused() {
+        let mut interner = Interner::default();
+        let a = interner.intern_utf8(b"caf\xc3\xa9").unwrap();
+        assert_eq!(a, "café");
+        assert!(ArcStr::ptr_eq(&a, &interner.intern("café")));
+        assert_eq!(interner.intern_utf8(b"caf\xff"), Err(NotUtf8));
+        assert_eq!(interner.table_sizes().0, 1, "nothing added for bad text");
     }
 
     #[test]

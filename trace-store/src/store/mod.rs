@@ -24,6 +24,7 @@ mod attribute;
 mod batch;
 mod blocks;
 mod interner;
+mod raw_span;
 mod read;
 mod source;
 mod span;
@@ -32,7 +33,7 @@ mod trace;
 mod traceql_view;
 mod walk;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
@@ -71,6 +72,17 @@ pub enum InsertError {
         /// The length expected (`16`, `8`, or `0 or 8`).
         want: &'static str,
     },
+    /// A string field of a span (its name, an attribute key or a string value) is not UTF-8,
+    /// which protobuf forbids.
+    #[error("span {span} of scope {scope} of resource {resource}: a string field is not UTF-8")]
+    NotUtf8 {
+        /// Index of the `ResourceSpans`.
+        resource: usize,
+        /// Index of the `ScopeSpans` inside it.
+        scope: usize,
+        /// Index of the span inside that.
+        span: usize,
+    },
     /// The body is not an OTLP protobuf `ExportTraceServiceRequest`.
     #[error("invalid OTLP protobuf body: {0}")]
     Malformed(#[from] prost::DecodeError),
@@ -89,7 +101,7 @@ impl InsertError {
     pub fn reason(&self) -> RejectReason {
         match self {
             InsertError::BadIdLength { .. } => RejectReason::BadId,
-            InsertError::Malformed(_) => RejectReason::Malformed,
+            InsertError::Malformed(_) | InsertError::NotUtf8 { .. } => RejectReason::Malformed,
             InsertError::TooManySpans { .. } => RejectReason::TooManySpans,
         }
     }
@@ -161,7 +173,7 @@ impl Store {
         }
         // Grouped by trace before taking the lock, so the insert under it is only appends.
         let mut groups: Vec<(TraceId, Vec<SpanRecord>)> = Vec::new();
-        let mut group_of: HashMap<TraceId, usize> = HashMap::new();
+        let mut group_of: HashMap<TraceId, usize> = HashMap::default();
         for (id, record) in records {
             let next = groups.len();
             let at = *group_of.entry(id).or_insert(next);

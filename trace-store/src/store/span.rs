@@ -29,6 +29,7 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 
 pub use super::attribute::{AttrValue, Attribute};
 use super::interner::Interner;
+use super::raw_span::{NotUtf8, RawSpan};
 pub use super::source::Source;
 use crate::model::{SpanId, TraceId};
 
@@ -42,6 +43,25 @@ struct Rare {
     dropped_attributes_count: u32,
     dropped_events_count: u32,
     dropped_links_count: u32,
+}
+
+/// Why [`SpanRecord::from_raw`] refused a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadSpan {
+    /// An id has the wrong number of bytes.
+    IdLength {
+        field: &'static str,
+        len: usize,
+        want: &'static str,
+    },
+    /// A string field (the name, a key or a value) is not UTF-8.
+    NotUtf8,
+}
+
+impl From<NotUtf8> for BadSpan {
+    fn from(_: NotUtf8) -> Self {
+        BadSpan::NotUtf8
+    }
 }
 
 /// One stored span, compact (see the module docs), with the [`Source`] it came from.
@@ -66,26 +86,36 @@ pub struct SpanRecord {
 }
 
 impl SpanRecord {
-    /// The compact form of `span`, whose ids the caller has checked (8-byte span id, parent
-    /// empty or 8 bytes). Its strings go through `strings`; `None` if an id has the wrong length.
-    pub(crate) fn from_proto(
-        span: Span,
+    /// The compact form of `span`: ids checked (trace id 16 bytes, span id 8, parent span id
+    /// empty or 8), strings checked to be UTF-8 and interned through `strings`.
+    pub(crate) fn from_raw(
+        span: RawSpan,
         source: Arc<Source>,
         strings: &mut Interner,
-    ) -> Option<Self> {
-        let span_id = SpanId::from_bytes(&span.span_id)?;
+    ) -> Result<(TraceId, Self), BadSpan> {
+        let bad_id = |field, len, want| BadSpan::IdLength { field, len, want };
+        let trace_id = TraceId::from_bytes(&span.trace_id)
+            .ok_or_else(|| bad_id("trace id", span.trace_id.len(), "16"))?;
+        let span_id = SpanId::from_bytes(&span.span_id)
+            .ok_or_else(|| bad_id("span id", span.span_id.len(), "8"))?;
         let (parent_span_id, has_parent) = match span.parent_span_id.len() {
             0 => (SpanId::default(), false),
-            _ => (SpanId::from_bytes(&span.parent_span_id)?, true),
+            len => (
+                SpanId::from_bytes(&span.parent_span_id)
+                    .ok_or_else(|| bad_id("parent span id", len, "0 or 8"))?,
+                true,
+            ),
         };
         let attributes = span
             .attributes
             .into_iter()
-            .map(|kv| Attribute {
-                key: strings.intern(&kv.key),
-                value: strings.attr_value(kv.value),
+            .map(|kv| {
+                Ok(Attribute {
+                    key: strings.intern_utf8(&kv.key)?,
+                    value: strings.attr_value(kv.value)?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, NotUtf8>>()?;
         let attributes = strings.attribute_list(attributes);
         let (has_status, status_code, status_message) = match span.status {
             Some(status) => (true, status.code, status.message),
@@ -100,12 +130,12 @@ impl SpanRecord {
             dropped_events_count: span.dropped_events_count,
             dropped_links_count: span.dropped_links_count,
         };
-        Some(SpanRecord {
+        let record = SpanRecord {
             start_unix_nano: span.start_time_unix_nano,
             end_unix_nano: span.end_time_unix_nano,
             span_id,
             parent_span_id,
-            name: strings.intern(&span.name),
+            name: strings.intern_utf8(&span.name)?,
             attributes,
             source,
             rare: (rare != Rare::default()).then(|| Box::new(rare)),
@@ -114,7 +144,8 @@ impl SpanRecord {
             status_code,
             has_status,
             has_parent,
-        })
+        };
+        Ok((trace_id, record))
     }
 
     /// The span as OTLP has it, in trace `trace_id`.

@@ -346,6 +346,46 @@ fn a_truncated_body_is_malformed_and_nothing_is_stored() {
     assert_eq!(store.span_count(), 0);
 }
 
+/// Text that is not UTF-8, in a name, a key or a string value, is refused as prost refuses a
+/// `string` field, even where the same bytes were valid text elsewhere ("caf" is interned
+/// first, then sent with a bad byte after it).
+#[test]
+fn text_that_is_not_utf8_is_refused_wherever_it_is() {
+    for (place, at) in [("name", 3), ("key", 5), ("value", 7)] {
+        let mut spans: Vec<_> = (0..10).map(|i| span(1, i, None, "caf", 1, 2)).collect();
+        spans[at].name = if place == "name" { "caf\u{e9}" } else { "caf" }.into();
+        spans[at].attributes = vec![match place {
+            "key" => attr("caf\u{e9}", "v"),
+            "value" => attr("k", "caf\u{e9}"),
+            _ => attr("k", "v"),
+        }];
+        // "é" is C3 A9 in UTF-8; FF FE is not UTF-8 at all, and of the same length.
+        let mut body = request("svc", spans).encode_to_vec();
+        let at_e = body.windows(2).position(|w| w == [0xc3, 0xa9]).unwrap();
+        body[at_e..at_e + 2].copy_from_slice(&[0xff, 0xfe]);
+        let store = Store::new(1_000);
+        store
+            .insert(request("svc", vec![span(2, 1, None, "caf", 1, 2)]))
+            .unwrap();
+        let err = store.insert_protobuf(body.into()).unwrap_err();
+        assert_eq!(
+            err,
+            InsertError::NotUtf8 {
+                resource: 0,
+                scope: 0,
+                span: at
+            },
+            "{place}"
+        );
+        assert_eq!(err.reason(), RejectReason::Malformed);
+        assert_eq!(
+            store.span_count(),
+            1,
+            "{place}: nothing of the request is stored"
+        );
+    }
+}
+
 /// A decoded request, a protobuf body and a trace read back take the same walk and agree.
 #[test]
 fn every_entry_point_builds_the_same_trace() {

@@ -13,6 +13,8 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, TracesData};
 use prost::Message;
 
+use super::InsertError;
+use super::batch::refused;
 use super::interner::Interner;
 pub use super::span::{AttrValue, Attribute, Source, SpanRecord};
 use super::walk::{RawRequest, walk};
@@ -31,13 +33,14 @@ impl Trace {
     /// The spans of trace `id` in a protobuf `TracesData` (what `/api/traces/{id}` answers with
     /// `Accept: application/protobuf`), as a [`Trace`]; spans of other traces are left out. The
     /// inverse of [`Trace::to_traces_data`], for clients of the query API. It takes the store's
-    /// own walk (`walk.rs`), so a trace read back is built exactly as an ingested one.
-    pub fn from_protobuf(id: TraceId, body: Bytes) -> Result<Trace, prost::DecodeError> {
+    /// own walk (`walk.rs`), so a trace read back is built exactly as an ingested one, and a
+    /// body the store would refuse is refused with the same error.
+    pub fn from_protobuf(id: TraceId, body: Bytes) -> Result<Trace, InsertError> {
         // A table of its own: the strings are shared within this trace only. Both steps of the
         // walk intern, hence the cell.
         let strings = std::cell::RefCell::new(Interner::default());
         let mut spans = Vec::new();
-        walk::<_, prost::DecodeError>(
+        walk::<_, InsertError>(
             RawRequest::decode(body)?,
             |origin| {
                 strings.borrow_mut().source(
@@ -47,16 +50,15 @@ impl Trace {
                     origin.scope_schema_url,
                 )
             },
-            |source, _, decoded| {
-                spans.extend(
-                    decoded
-                        .into_iter()
-                        .filter(|span| span.trace_id == id.0)
-                        .filter_map(|span| {
-                            let strings = &mut *strings.borrow_mut();
-                            SpanRecord::from_proto(span, Arc::clone(source), strings)
-                        }),
-                );
+            |source, first, decoded| {
+                let strings = &mut *strings.borrow_mut();
+                for (i, span) in decoded.into_iter().enumerate() {
+                    if span.trace_id == id.0[..] {
+                        let (_, record) = SpanRecord::from_raw(span, Arc::clone(source), strings)
+                            .map_err(|bad| refused(bad, first, i))?;
+                        spans.push(record);
+                    }
+                }
                 Ok(())
             },
         )?;

@@ -10,7 +10,8 @@
 //! records that stay: the store used a third more memory per span with 1,000-span requests than
 //! with 200-span ones. So the outer messages are decoded with their repeated fields left as bytes
 //! (`Raw*` below, the same wire format as the real messages; the bytes are slices of the body,
-//! not copies), and spans are decoded in groups of [`SPANS_PER_GROUP`].
+//! not copies), and spans are decoded in groups of [`SPANS_PER_GROUP`], as [`RawSpan`]s whose text
+//! is still a slice of the body (see `raw_span.rs`).
 //!
 //! [`Store::insert`]: super::Store::insert
 //! [`Trace::from_protobuf`]: super::Trace::from_protobuf
@@ -18,8 +19,9 @@
 use bytes::Bytes;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::{DecodeError, Message};
+
+use super::raw_span::RawSpan;
 
 /// Spans decoded at a time, before they are converted into records and dropped.
 const SPANS_PER_GROUP: usize = 64;
@@ -79,7 +81,7 @@ pub(crate) struct Origin {
 pub(crate) fn walk<S, E: From<DecodeError>>(
     request: RawRequest,
     mut origin: impl FnMut(Origin) -> S,
-    mut spans: impl FnMut(&S, SpanPosition, Vec<Span>) -> Result<(), E>,
+    mut spans: impl FnMut(&S, SpanPosition, Vec<RawSpan>) -> Result<(), E>,
 ) -> Result<(), E> {
     for (r, resource_spans) in request.resource_spans.into_iter().enumerate() {
         let resource_spans = RawResourceSpans::decode(resource_spans)?;
@@ -95,7 +97,7 @@ pub(crate) fn walk<S, E: From<DecodeError>>(
             for (g, group) in scope_spans.spans.chunks(SPANS_PER_GROUP).enumerate() {
                 let decoded = group
                     .iter()
-                    .map(|span| Span::decode(span.clone()))
+                    .map(|span| RawSpan::decode(span.clone()))
                     .collect::<Result<Vec<_>, _>>()?;
                 let first = SpanPosition {
                     resource: r,

@@ -11,7 +11,6 @@ use flate2::read::MultiGzDecoder;
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 /// The content types we accept, as listed in 415 replies.
 pub(crate) const ACCEPTED_CONTENT_TYPES: &str = "application/x-protobuf, application/json";
@@ -99,11 +98,6 @@ pub(crate) fn decompress(
         Some("gzip" | "x-gzip") => gunzip_capped(&body, max_bytes).map(Bytes::from),
         Some(other) => Err(BodyError::UnsupportedContentEncoding(other.to_owned())),
     }
-}
-
-/// Decodes a (decompressed) OTLP/JSON body. Protobuf bodies go straight to the store's walk.
-pub(crate) fn decode_json<M: DeserializeOwned>(body: &[u8]) -> Result<M, BodyError> {
-    Ok(serde_json::from_slice(body)?)
 }
 
 /// Gunzips `compressed`, failing as soon as the output would pass `max_bytes`.

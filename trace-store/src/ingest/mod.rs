@@ -11,12 +11,15 @@
 //! `grpc.rs` is the same receiver over OTLP/gRPC, taking the store's same walk.
 //!
 //! Protobuf bodies are decoded a few spans at a time (the store's walk), so a large request never
-//! exists fully decoded; OTLP/JSON bodies are decoded whole, then re-encoded for the same walk. Decoding runs on tokio's blocking pool: gunzipping and decoding tens of
-//! MiB is CPU work that would otherwise stall every other request on the same worker thread.
+//! exists fully decoded; OTLP/JSON bodies are turned into protobuf one span at a time
+//! (`json.rs`), then take the same walk. Decoding runs on tokio's blocking pool: gunzipping and
+//! decoding tens of MiB is CPU work that would otherwise stall every other request on the same
+//! worker thread.
 
 mod body;
 mod codec;
 pub(crate) mod grpc;
+mod json;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -26,9 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, StatusCode};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 
 use self::codec::{BodyError, Encoding};
 use crate::store::{InsertError, RejectReason, Store};
@@ -159,11 +160,10 @@ async fn export_traces(
             let raw = codec::decompress(&headers, body, max_decompressed)?;
             match encoding {
                 Encoding::Protobuf => Ok(store.insert_protobuf(raw)?),
-                // Decoded whole (serde), then re-encoded for the store's walk, which drops
-                // the decoded form before it makes any record.
+                // Turned into protobuf a span at a time, then the same walk.
                 Encoding::Json => {
-                    let request: ExportTraceServiceRequest = codec::decode_json(&raw)?;
-                    Ok(store.insert(request)?)
+                    let protobuf = json::to_protobuf(&raw).map_err(BodyError::Json)?;
+                    Ok(store.insert_protobuf(protobuf)?)
                 }
             }
         }

@@ -67,13 +67,20 @@ impl Store {
         batch: &mut SpanBatch,
         first: SpanPosition,
         source: &Arc<Source>,
-        spans: impl IntoIterator<Item = RawSpan>,
+        spans: Vec<RawSpan>,
     ) -> Result<(), InsertError> {
-        let mut strings = self.strings();
-        for (i, span) in spans.into_iter().enumerate() {
-            let record = SpanRecord::from_raw(span, Arc::clone(source), &mut strings)
-                .map_err(|bad| refused(bad, first, i))?;
-            batch.records.push(record);
+        // The interner's lock is taken for a few spans at a time, not for the whole group: two
+        // requests converted at once then take turns within microseconds, where a thread that
+        // waited a whole group's conversion would give up spinning and sleep.
+        const SPANS_PER_LOCK: usize = 8;
+        let mut spans = spans.into_iter().enumerate().peekable();
+        while spans.peek().is_some() {
+            let mut strings = self.strings();
+            for (i, span) in spans.by_ref().take(SPANS_PER_LOCK) {
+                let record = SpanRecord::from_raw(span, Arc::clone(source), &mut strings)
+                    .map_err(|bad| refused(bad, first, i))?;
+                batch.records.push(record);
+            }
         }
         Ok(())
     }

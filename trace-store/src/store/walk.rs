@@ -1,7 +1,7 @@
 //! The one walk over OTLP's resource → scope → span nesting, from protobuf bytes, a few spans at
 //! a time. Every way spans reach the store takes it: OTLP/HTTP protobuf bodies, OTLP/gRPC
-//! messages (tonic decodes only the outer message, see `ingest/grpc.rs`), OTLP/JSON (decoded,
-//! then re-encoded, so the decoded form is freed before any record is made), [`Store::insert`],
+//! messages (tonic decodes only the outer message, see `ingest/grpc.rs`), OTLP/JSON (turned into
+//! protobuf a span at a time, see `ingest/json.rs`), [`Store::insert`],
 //! and a client reading a trace back ([`Trace::from_protobuf`]).
 //!
 //! Why bytes and groups: decoded, a span takes several times its encoded size (a `String` or

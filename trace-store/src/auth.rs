@@ -65,7 +65,7 @@ pub async fn require(token: Token, request: Request, next: Next) -> Response {
 }
 
 /// A tonic interceptor: `UNAUTHENTICATED` unless the call carries the token.
-pub fn grpc_interceptor(
+pub(crate) fn grpc_interceptor(
     token: Token,
 ) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
     move |request: tonic::Request<()>| {

@@ -206,7 +206,7 @@ impl Store {
     }
 
     /// Counts a request the receiver refused (see [`Store::totals`]).
-    pub fn count_rejected(&self, reason: RejectReason) {
+    pub(crate) fn count_rejected(&self, reason: RejectReason) {
         self.shared.counters.reject(reason);
     }
 

@@ -50,11 +50,21 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/ready" | "/") || path.starts_with("/assets/")
 }
 
-/// axum middleware: 401 unless the request carries the token.
+/// axum middleware: 401 unless the request carries the token. A gRPC call on the same port (the
+/// query port's `tempopb.StreamingQuerier`) gets gRPC's `UNAUTHENTICATED` instead, which its
+/// client can read.
 pub async fn require(token: Token, request: Request, next: Next) -> Response {
     let authorization = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     if is_public(request.uri().path()) || token.accepts(authorization) {
         return next.run(request).await;
+    }
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        return tonic::Status::unauthenticated("missing or wrong bearer token")
+            .into_http::<axum::body::Body>();
     }
     (
         StatusCode::UNAUTHORIZED,

@@ -128,6 +128,7 @@ pub async fn serve(
 
     let mut otlp_app = ingest::router(store.clone(), config.limits);
     let mut query_app = api::router(store.clone())
+        .merge(api::grpc_router(store.clone()))
         .merge(metrics::router(store.clone()))
         .merge(web::router());
     if let Some(token) = config.token.clone() {

@@ -11,9 +11,12 @@
 //! | `GET /api/search/tags`, `/api/v2/search/tags` | attribute names by scope (see `tags.rs`) |
 //! | `GET /api/search/tag/{name}/values`, `/api/v2/search/tag/{name}/values` | values of one tag, plain or typed |
 //!
+//! | gRPC `tempopb.StreamingQuerier/*` (h2c, same port) | the search and tag routes above, as Tempo's streaming messages (see `grpc/`) |
+//!
 //! Errors are `text/plain` with Tempo's wording, since Grafana shows the body to the user.
 //! Unknown paths get Go's `404 page not found`.
 
+mod grpc;
 mod params;
 mod search;
 mod spansets;
@@ -22,6 +25,8 @@ mod tempo_json;
 mod traces;
 
 use axum::Router;
+
+pub(crate) use self::grpc::router as grpc_router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;

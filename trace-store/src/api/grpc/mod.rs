@@ -1,0 +1,271 @@
+//! `tempopb.StreamingQuerier` over gRPC on the query port, beside HTTP, as Tempo serves both on
+//! 3200: Grafana's Tempo data source with streaming on calls it at the host and port of its HTTP
+//! URL (h2c for `http://`).
+//!
+//! | method | answers as |
+//! |---|---|
+//! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags) |
+//! | `SearchTags` / `SearchTagsV2` | `GET /api/search/tags` / `GET /api/v2/search/tags` |
+//! | `SearchTagValues` / `SearchTagValuesV2` | `GET /api/search/tag/{name}/values` / `…/v2/…` |
+//! | any other method | `UNIMPLEMENTED` |
+//!
+//! Each call is turned into the GET its HTTP twin answers, run through the query API's own router
+//! in-process, and the JSON answer read into the proto message (`tempopb.rs`): one
+//! implementation, so the two protocols cannot disagree. A 400 becomes `INVALID_ARGUMENT` with
+//! the same text, a 404 `NOT_FOUND`, anything else `INTERNAL`.
+//!
+//! Tempo streams partial results while its queriers work through blocks, then the final one. The
+//! store answers a query in one pass over memory, so each stream carries one message: the final,
+//! complete answer. The query port's token, when set, applies to these calls too (gRPC sends it
+//! as the `authorization` header).
+
+mod tempopb;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Body;
+use http_body_util::BodyExt;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+use tonic::server::{NamedService, ServerStreamingService};
+use tonic::{Request, Response, Status};
+use tonic_prost::ProstCodec;
+use tower::ServiceExt;
+
+use crate::store::Store;
+
+/// The service's name, the prefix of its methods' paths.
+const SERVICE: &str = "tempopb.StreamingQuerier";
+
+/// The routes to add to the query port's router: every path under the service.
+pub(crate) fn router(store: Store) -> Router {
+    let querier = StreamingQuerier {
+        http: super::router(store),
+    };
+    Router::new().route_service(&format!("/{SERVICE}/{{method}}"), querier)
+}
+
+/// The service: a tower service of HTTP/2 requests, over the plain HTTP API router (no token
+/// check or timeout of its own: the outer router applies those to the gRPC call itself).
+#[derive(Clone)]
+struct StreamingQuerier {
+    http: Router,
+}
+
+impl NamedService for StreamingQuerier {
+    const NAME: &'static str = SERVICE;
+}
+
+impl tower::Service<http::Request<Body>> for StreamingQuerier {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let http = self.http.clone();
+        let method = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Box::pin(async move {
+            let response = match method.as_str() {
+                "Search" => {
+                    stream::<tempopb::SearchRequest, tempopb::SearchResponse>(
+                        http,
+                        request,
+                        search_path,
+                    )
+                    .await
+                }
+                "SearchTags" => {
+                    stream::<_, tempopb::SearchTagsResponse>(http, request, |r| {
+                        tags_path("/api/search/tags", r)
+                    })
+                    .await
+                }
+                "SearchTagsV2" => {
+                    stream::<_, tempopb::SearchTagsV2Response>(http, request, |r| {
+                        tags_path("/api/v2/search/tags", r)
+                    })
+                    .await
+                }
+                "SearchTagValues" => {
+                    stream::<_, tempopb::SearchTagValuesResponse>(http, request, |r| {
+                        values_path("/api/search/tag", r)
+                    })
+                    .await
+                }
+                "SearchTagValuesV2" => {
+                    stream::<_, tempopb::SearchTagValuesV2Response>(http, request, |r| {
+                        values_path("/api/v2/search/tag", r)
+                    })
+                    .await
+                }
+                _ => Status::unimplemented(format!("{SERVICE}/{method} is not served")).into_http(),
+            };
+            Ok(response)
+        })
+    }
+}
+
+/// Serves one server-streaming call: decode `Req`, ask the HTTP API at `path(req)`, answer with
+/// its JSON read as `Res`.
+async fn stream<Req, Res>(
+    http: Router,
+    request: http::Request<Body>,
+    path: fn(&Req) -> String,
+) -> http::Response<tonic::body::Body>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Res: prost::Message + DeserializeOwned + Send + 'static,
+{
+    let mut grpc = tonic::server::Grpc::new(ProstCodec::<Res, Req>::default());
+    let bridge = Bridge {
+        http,
+        path,
+        answer: PhantomData,
+    };
+    grpc.server_streaming(bridge, request).await
+}
+
+/// One method, answered by the HTTP API at the path its request maps to, read as `Res`.
+struct Bridge<Req, Res> {
+    http: Router,
+    path: fn(&Req) -> String,
+    answer: PhantomData<fn() -> Res>,
+}
+
+impl<Req, Res> ServerStreamingService<Req> for Bridge<Req, Res>
+where
+    Req: Send + 'static,
+    Res: DeserializeOwned + Send + 'static,
+{
+    type Response = Res;
+    type ResponseStream = tokio_stream::Once<Result<Res, Status>>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Response<Self::ResponseStream>, Status>> + Send>>;
+
+    fn call(&mut self, request: Request<Req>) -> Self::Future {
+        let (http, path) = (self.http.clone(), (self.path)(request.get_ref()));
+        Box::pin(async move {
+            let answer = ask(http, &path).await?;
+            Ok(Response::new(tokio_stream::once(Ok(answer))))
+        })
+    }
+}
+
+/// GETs `path` from the HTTP API and reads its JSON answer as `Res`.
+async fn ask<Res: DeserializeOwned>(http: Router, path: &str) -> Result<Res, Status> {
+    let get = http::Request::get(path)
+        .header(http::header::ACCEPT, "application/json")
+        .body(Body::empty())
+        .map_err(|e| Status::internal(format!("request for {path}: {e}")))?;
+    let response = match http.oneshot(get).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .to_bytes();
+    let text = || String::from_utf8_lossy(&body).trim().to_owned();
+    match status.as_u16() {
+        200 => serde_json::from_slice(&body)
+            .map_err(|e| Status::internal(format!("answer of {path} unreadable: {e}"))),
+        400 => Err(Status::invalid_argument(text())),
+        404 => Err(Status::not_found(text())),
+        _ => Err(Status::internal(text())),
+    }
+}
+
+/// `?name=value&…` of the non-empty pairs, values percent-encoded.
+fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    let parts: Vec<String> = pairs
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty() && value != "0")
+        .map(|(name, value)| format!("{name}={}", utf8_percent_encode(&value, NON_ALPHANUMERIC)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+fn search_path(r: &tempopb::SearchRequest) -> String {
+    // Tempo's legacy tag search takes logfmt `k=v` pairs; values with spaces are quoted.
+    let mut tags: Vec<String> = r
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{k}={}", logfmt_value(v)))
+        .collect();
+    tags.sort();
+    let millis = |ms: u32| {
+        if ms == 0 {
+            String::new()
+        } else {
+            format!("{ms}ms")
+        }
+    };
+    format!(
+        "/api/search{}",
+        query_string([
+            ("q", r.query.clone()),
+            ("tags", tags.join(" ")),
+            ("limit", r.limit.to_string()),
+            // 0 means "every span" in the HTTP API, but "unset" here: Tempo's default applies.
+            ("spss", r.spans_per_span_set.to_string()),
+            ("start", r.start.to_string()),
+            ("end", r.end.to_string()),
+            ("minDuration", millis(r.min_duration_ms)),
+            ("maxDuration", millis(r.max_duration_ms)),
+        ])
+    )
+}
+
+fn logfmt_value(value: &str) -> String {
+    if value.contains([' ', '"', '=']) {
+        format!("{value:?}")
+    } else {
+        value.to_owned()
+    }
+}
+
+fn tags_path(base: &str, r: &tempopb::SearchTagsRequest) -> String {
+    format!(
+        "{base}{}",
+        query_string([
+            ("scope", r.scope.clone()),
+            ("q", r.query.clone()),
+            ("start", r.start.to_string()),
+            ("end", r.end.to_string()),
+        ])
+    )
+}
+
+fn values_path(base: &str, r: &tempopb::SearchTagValuesRequest) -> String {
+    format!(
+        "{base}/{}/values{}",
+        utf8_percent_encode(&r.tag_name, NON_ALPHANUMERIC),
+        query_string([
+            ("q", r.query.clone()),
+            ("start", r.start.to_string()),
+            ("end", r.end.to_string()),
+        ])
+    )
+}

@@ -1,0 +1,242 @@
+//! Tempo's gRPC messages for `tempopb.StreamingQuerier`, written for prost from Tempo's
+//! `pkg/tempopb/tempo.proto` (same field numbers and types; only the fields this store reads or
+//! fills). Each also reads Tempo's JSON (jsonpb: camelCase keys, 64-bit integers as strings),
+//! which is how the service turns the HTTP API's answers into these messages.
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use serde::{Deserialize, Deserializer};
+
+/// `SearchRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SearchRequest {
+    /// Legacy tag search: key → value (a case-insensitive substring).
+    #[prost(map = "string, string", tag = "1")]
+    pub(crate) tags: HashMap<String, String>,
+    #[prost(uint32, tag = "2")]
+    pub(crate) min_duration_ms: u32,
+    #[prost(uint32, tag = "3")]
+    pub(crate) max_duration_ms: u32,
+    #[prost(uint32, tag = "4")]
+    pub(crate) limit: u32,
+    /// Unix seconds.
+    #[prost(uint32, tag = "5")]
+    pub(crate) start: u32,
+    #[prost(uint32, tag = "6")]
+    pub(crate) end: u32,
+    /// TraceQL.
+    #[prost(string, tag = "8")]
+    pub(crate) query: String,
+    #[prost(uint32, tag = "9")]
+    pub(crate) spans_per_span_set: u32,
+}
+
+/// `SearchResponse`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) traces: Vec<TraceSearchMetadata>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<SearchMetrics>,
+}
+
+/// `TraceSearchMetadata`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct TraceSearchMetadata {
+    #[prost(string, tag = "1")]
+    #[serde(rename = "traceID")]
+    pub(crate) trace_id: String,
+    #[prost(string, tag = "2")]
+    pub(crate) root_service_name: String,
+    #[prost(string, tag = "3")]
+    pub(crate) root_trace_name: String,
+    #[prost(uint64, tag = "4")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) start_time_unix_nano: u64,
+    #[prost(uint32, tag = "5")]
+    pub(crate) duration_ms: u32,
+    #[prost(message, optional, tag = "6")]
+    pub(crate) span_set: Option<SpanSet>,
+    #[prost(message, repeated, tag = "7")]
+    pub(crate) span_sets: Vec<SpanSet>,
+    #[prost(map = "string, message", tag = "8")]
+    pub(crate) service_stats: HashMap<String, ServiceStats>,
+}
+
+/// `ServiceStats`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct ServiceStats {
+    #[prost(uint32, tag = "1")]
+    pub(crate) span_count: u32,
+    #[prost(uint32, tag = "2")]
+    pub(crate) error_count: u32,
+}
+
+/// `SpanSet`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SpanSet {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) spans: Vec<Span>,
+    #[prost(uint32, tag = "2")]
+    pub(crate) matched: u32,
+    #[prost(message, repeated, tag = "3")]
+    pub(crate) attributes: Vec<KeyValue>,
+}
+
+/// `Span` (of a spanset).
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Span {
+    #[prost(string, tag = "1")]
+    #[serde(rename = "spanID")]
+    pub(crate) span_id: String,
+    #[prost(string, tag = "2")]
+    pub(crate) name: String,
+    #[prost(uint64, tag = "3")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) start_time_unix_nano: u64,
+    #[prost(uint64, tag = "4")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) duration_nanos: u64,
+    #[prost(message, repeated, tag = "5")]
+    pub(crate) attributes: Vec<KeyValue>,
+}
+
+/// `SearchMetrics`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchMetrics {
+    #[prost(uint32, tag = "1")]
+    pub(crate) inspected_traces: u32,
+    #[prost(uint64, tag = "2")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) inspected_bytes: u64,
+    #[prost(uint32, tag = "3")]
+    pub(crate) total_blocks: u32,
+    #[prost(uint32, tag = "4")]
+    pub(crate) completed_jobs: u32,
+    #[prost(uint32, tag = "5")]
+    pub(crate) total_jobs: u32,
+    #[prost(uint64, tag = "7")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) inspected_spans: u64,
+}
+
+/// `SearchTagsRequest` (also the request of `SearchTagsV2`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SearchTagsRequest {
+    #[prost(string, tag = "1")]
+    pub(crate) scope: String,
+    #[prost(string, tag = "2")]
+    pub(crate) query: String,
+    #[prost(uint32, tag = "3")]
+    pub(crate) start: u32,
+    #[prost(uint32, tag = "4")]
+    pub(crate) end: u32,
+}
+
+/// `SearchTagsResponse`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchTagsResponse {
+    #[prost(string, repeated, tag = "1")]
+    pub(crate) tag_names: Vec<String>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<MetadataMetrics>,
+}
+
+/// `SearchTagsV2Response`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchTagsV2Response {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) scopes: Vec<SearchTagsV2Scope>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<MetadataMetrics>,
+}
+
+/// `SearchTagsV2Scope`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchTagsV2Scope {
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+    #[prost(string, repeated, tag = "2")]
+    pub(crate) tags: Vec<String>,
+}
+
+/// `SearchTagValuesRequest` (also the request of `SearchTagValuesV2`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct SearchTagValuesRequest {
+    #[prost(string, tag = "1")]
+    pub(crate) tag_name: String,
+    #[prost(string, tag = "2")]
+    pub(crate) query: String,
+    #[prost(uint32, tag = "4")]
+    pub(crate) start: u32,
+    #[prost(uint32, tag = "5")]
+    pub(crate) end: u32,
+}
+
+/// `SearchTagValuesResponse`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchTagValuesResponse {
+    #[prost(string, repeated, tag = "1")]
+    pub(crate) tag_values: Vec<String>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<MetadataMetrics>,
+}
+
+/// `TagValue`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct TagValue {
+    #[prost(string, tag = "1")]
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[prost(string, tag = "2")]
+    pub(crate) value: String,
+}
+
+/// `SearchTagValuesV2Response`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SearchTagValuesV2Response {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) tag_values: Vec<TagValue>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<MetadataMetrics>,
+}
+
+/// `MetadataMetrics`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct MetadataMetrics {
+    #[prost(uint64, tag = "1")]
+    #[serde(deserialize_with = "int")]
+    pub(crate) inspected_bytes: u64,
+    #[prost(uint32, tag = "2")]
+    pub(crate) total_jobs: u32,
+    #[prost(uint32, tag = "3")]
+    pub(crate) completed_jobs: u32,
+}
+
+/// A jsonpb 64-bit integer: a string of digits, or (as some writers send) a plain number.
+fn int<'de, D: Deserializer<'de>>(json: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int {
+        Text(String),
+        Number(u64),
+    }
+    match Int::deserialize(json)? {
+        Int::Number(n) => Ok(n),
+        Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
+    }
+}

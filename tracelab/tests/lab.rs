@@ -34,9 +34,9 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// Start the lab on free ports, with `args` and `env` added; its ports in
-/// the order app-a, app-b, app-c, OTLP, query, gRPC.
+/// the order app-a, app-b, app-c, OTLP, query, gRPC, lab control.
 fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
-    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+    let ports: Vec<String> = (0..7).map(|_| free_port().to_string()).collect();
     let flags = [
         "--app-a-port",
         "--app-b-port",
@@ -44,6 +44,7 @@ fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
         "--otlp-port",
         "--query-port",
         "--grpc-port",
+        "--control-port",
     ];
     let mut all: Vec<&str> = flags
         .iter()
@@ -60,6 +61,8 @@ fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
 async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
     let (mut lab, ports) = start_lab(&["--color", "never"], &[("APP_B_DELAY_MS", "0".to_owned())]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let viewer = format!("http://127.0.0.1:{}/", ports[4]);
+    lab.stdout_line(|l| l.contains("web viewer") && l.contains(&viewer));
     let children = children_of(lab.pid());
     assert_eq!(children.len(), 3, "three service processes: {children:?}");
 
@@ -170,4 +173,111 @@ fn bad_configuration_stops_a_service_with_a_clear_message() {
         assert!(stderr.contains(message), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// The name of a service process (`tracelab serve app-x ...`), from its command line.
+fn service_name(pid: u32) -> String {
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split('\0')
+        .find(|a| a.starts_with("app-"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// SIGTERM stops a service that the lab started, even though its stdin pipe
+/// is still open (the lab holds it): it drains, flushes and exits 0.
+#[test]
+fn sigterm_ends_a_service_whose_stdin_is_still_open() {
+    let env = [
+        ("BIND_ADDR", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+    ];
+    // `Process` keeps the child's stdin pipe open for the whole test.
+    let mut service = Process::start(&["serve", "app-c", "--exit-on-stdin-close"], &env);
+    service.stderr_line(|l| l.contains("\"message\":\"listening\""));
+    service.signal("TERM");
+    let status = service.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{}", service.stderr_text());
+}
+
+/// A service that dies under the lab is reported at once, by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lab_reports_a_service_that_exits() {
+    let (lab, _) = start_lab(&[], &[]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let app_c = children_of(lab.pid())
+        .into_iter()
+        .find(|&pid| service_name(pid) == "app-c")
+        .expect("an app-c process");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &app_c.to_string()])
+        .status();
+    let line = lab.stderr_line(|l| l.contains("app-c exited"));
+    assert!(line.contains("signal: 9"), "{line}");
+}
+
+/// A second lab whose service ports are taken says so and exits non-zero:
+/// it must not find the first lab's services answering and call itself running.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_lab_that_cannot_bind_says_so_and_exits() {
+    let (first, ports) = start_lab(&[], &[]);
+    first.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+
+    // Its own store ports, the first lab's service ports.
+    let own: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    let mut second = Process::start(
+        &[
+            "--app-a-port",
+            &ports[0],
+            "--app-b-port",
+            &ports[1],
+            "--app-c-port",
+            &ports[2],
+            "--otlp-port",
+            &own[0],
+            "--query-port",
+            &own[1],
+            "--grpc-port",
+            &own[2],
+            "--control-port",
+            &own[3],
+        ],
+        &[],
+    );
+    let status = second.wait_exit(Duration::from_secs(20));
+    let stderr = second.stderr_text();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        !second.stdout_text().contains("tracelab is running"),
+        "{}",
+        second.stdout_text()
+    );
+    assert!(stderr.contains("app-c exited at start"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("is port {} free", ports[2])),
+        "{stderr}"
+    );
+}
+
+/// A service that refuses its configuration (exit 64) is reported as a
+/// configuration problem, not as a busy port.
+#[test]
+fn the_lab_names_a_configuration_error_as_such() {
+    let (mut lab, _) = start_lab(&[], &[("APP_B_DELAY_MS", "2s".to_owned())]);
+    let status = lab.wait_exit(Duration::from_secs(20));
+    let stderr = lab.stderr_text();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("APP_B_DELAY_MS=\"2s\""),
+        "the service's own message: {stderr}"
+    );
+    assert!(
+        stderr.contains("app-b refused its configuration"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("is port"), "{stderr}");
 }

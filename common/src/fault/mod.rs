@@ -1,0 +1,384 @@
+//! Faults on demand, for teaching: a service can be made slow, failing,
+//! hanging, down, or careless with trace context, without a restart.
+//!
+//! [`Faults`] says what to inject. It is read at start from the `FAULT_*`
+//! variables ([`Faults::from_env`]) and can be changed at run time through
+//! the control endpoint ([`control`]), which is off unless
+//! `FAULT_CONTROL_ADDR` is set. [`FaultSwitch`] holds the current faults;
+//! [`inject`] applies them to each request inside its SERVER span, and
+//! [`down`] makes the listener refuse connections.
+//!
+//! Every injected fault is named on the span it affects: the attribute
+//! `fault.injected` lists the kinds, and a `fault.injected` event carries
+//! the details, so a trace never hides what was done to it. A service that
+//! is down makes no span at all (nothing reaches it): its callers' CLIENT
+//! spans show the refused connection, as in a real outage.
+
+pub mod control;
+pub mod down;
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use opentelemetry::KeyValue;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::env::{ConfigErrors, Env};
+
+/// The longest delay a fault may add (10 minutes): a typo must not park
+/// requests for days.
+pub const MAX_DELAY: Duration = Duration::from_secs(600);
+
+/// The span attribute (and event name) that marks an injected fault.
+pub const FAULT_ATTRIBUTE: &str = "fault.injected";
+
+/// What to do to each request. The default injects nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added latency in milliseconds (0: none).
+    pub delay_ms: u64,
+    /// The delay varies by up to this much either way, uniformly.
+    pub jitter_ms: u64,
+    /// The share of requests that are delayed, from 0 to 1.
+    pub share: f64,
+    /// The share of requests answered with `status` instead of served, 0 to 1.
+    pub error_rate: f64,
+    /// The status of an injected error, 400 to 599.
+    pub status: u16,
+    /// Accept requests and never answer, until the caller gives up.
+    pub hang: bool,
+    /// Refuse connections, as if the service were not running.
+    pub down: bool,
+    /// Call the next hop without the trace context (`traceparent`).
+    pub no_propagation: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            delay_ms: 0,
+            jitter_ms: 0,
+            share: 1.0,
+            error_rate: 0.0,
+            status: 500,
+            hang: false,
+            down: false,
+            no_propagation: false,
+        }
+    }
+}
+
+/// The variables that set faults at start.
+pub mod vars {
+    /// Added latency, in milliseconds.
+    pub const DELAY_MS: &str = "FAULT_DELAY_MS";
+    /// Jitter around the delay, in milliseconds.
+    pub const JITTER_MS: &str = "FAULT_JITTER_MS";
+    /// Share of requests delayed, 0 to 1 (default 1).
+    pub const DELAY_SHARE: &str = "FAULT_DELAY_SHARE";
+    /// Share of requests failed, 0 to 1.
+    pub const ERROR_RATE: &str = "FAULT_ERROR_RATE";
+    /// Status of a failed request (default 500).
+    pub const ERROR_STATUS: &str = "FAULT_ERROR_STATUS";
+    /// `true`: never answer.
+    pub const HANG: &str = "FAULT_HANG";
+    /// `true`: refuse connections.
+    pub const DOWN: &str = "FAULT_DOWN";
+    /// `true`: drop the trace context on calls to the next hop.
+    pub const NO_PROPAGATION: &str = "FAULT_NO_PROPAGATION";
+}
+
+impl Faults {
+    /// Read the `FAULT_*` variables, recording every bad one in `errors`.
+    pub fn from_env(env: &Env, errors: &mut ConfigErrors) -> Self {
+        let defaults = Self::default();
+        let share = |name: &str, default: f64, errors: &mut ConfigErrors| {
+            let value = env.parse_or(name, default, "a number from 0 to 1", errors);
+            if (0.0..=1.0).contains(&value) {
+                value
+            } else {
+                errors.push(name, &value.to_string(), "a number from 0 to 1");
+                default
+            }
+        };
+        let faults = Self {
+            delay_ms: env.parse_or(vars::DELAY_MS, 0, "a whole number of milliseconds", errors),
+            jitter_ms: env.parse_or(vars::JITTER_MS, 0, "a whole number of milliseconds", errors),
+            share: share(vars::DELAY_SHARE, defaults.share, errors),
+            error_rate: share(vars::ERROR_RATE, 0.0, errors),
+            status: env.parse_or(
+                vars::ERROR_STATUS,
+                defaults.status,
+                "an HTTP status from 400 to 599",
+                errors,
+            ),
+            hang: env.bool_or(vars::HANG, false, errors),
+            down: env.bool_or(vars::DOWN, false, errors),
+            no_propagation: env.bool_or(vars::NO_PROPAGATION, false, errors),
+        };
+        if let Err(problem) = faults.check() {
+            let (name, value) = match problem {
+                FaultError::Status(s) => (vars::ERROR_STATUS, s.to_string()),
+                FaultError::Delay(ms) => (vars::DELAY_MS, ms.to_string()),
+                FaultError::Jitter(ms) => (vars::JITTER_MS, ms.to_string()),
+                FaultError::Share(v) => (vars::DELAY_SHARE, v.to_string()),
+                FaultError::ErrorRate(v) => (vars::ERROR_RATE, v.to_string()),
+            };
+            errors.push(name, &value, &problem.to_string());
+            return defaults;
+        }
+        faults
+    }
+
+    /// Whether the values are in range.
+    pub fn check(&self) -> Result<(), FaultError> {
+        let max = MAX_DELAY.as_millis() as u64;
+        if !(400..=599).contains(&self.status) {
+            return Err(FaultError::Status(self.status));
+        }
+        if self.delay_ms > max {
+            return Err(FaultError::Delay(self.delay_ms));
+        }
+        if self.jitter_ms > max {
+            return Err(FaultError::Jitter(self.jitter_ms));
+        }
+        if !(0.0..=1.0).contains(&self.share) {
+            return Err(FaultError::Share(self.share));
+        }
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            return Err(FaultError::ErrorRate(self.error_rate));
+        }
+        Ok(())
+    }
+
+    /// Whether any fault is set.
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
+    /// The delay for one request: `None` if this request is not delayed.
+    fn pick_delay(&self) -> Option<Duration> {
+        if self.delay_ms == 0 || fastrand::f64() >= self.share {
+            return None;
+        }
+        let jitter = self.jitter_ms.min(self.delay_ms) as i64;
+        let offset = if jitter == 0 {
+            0
+        } else {
+            fastrand::i64(-jitter..=jitter)
+        };
+        Some(Duration::from_millis(
+            self.delay_ms.saturating_add_signed(offset),
+        ))
+    }
+}
+
+/// A fault setting out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FaultError {
+    /// Not an error status.
+    #[error("an HTTP error status from 400 to 599, not {0}")]
+    Status(u16),
+    /// Longer than [`MAX_DELAY`].
+    #[error("a delay of at most 600000 ms, not {0}")]
+    Delay(u64),
+    /// Longer than [`MAX_DELAY`].
+    #[error("a jitter of at most 600000 ms, not {0}")]
+    Jitter(u64),
+    /// Not a share.
+    #[error("a delay share from 0 to 1, not {0}")]
+    Share(f64),
+    /// Not a share.
+    #[error("an error rate from 0 to 1, not {0}")]
+    ErrorRate(f64),
+}
+
+/// The faults in force in one process, shared by the request path, the
+/// listener and the control endpoint.
+#[derive(Debug, Clone)]
+pub struct FaultSwitch(watch::Sender<Faults>);
+
+impl FaultSwitch {
+    /// A switch starting with `faults`.
+    pub fn new(faults: Faults) -> Self {
+        Self(watch::Sender::new(faults))
+    }
+
+    /// The faults now.
+    pub fn get(&self) -> Faults {
+        self.0.borrow().clone()
+    }
+
+    /// Replace the faults; takes effect for the next request (and at once
+    /// for `down` and for requests hanging).
+    pub fn set(&self, faults: Faults) {
+        if faults != *self.0.borrow() {
+            tracing::warn!(?faults, "faults changed");
+        }
+        self.0.send_replace(faults);
+    }
+
+    /// A receiver that sees every change.
+    pub fn subscribe(&self) -> watch::Receiver<Faults> {
+        self.0.subscribe()
+    }
+}
+
+tokio::task_local! {
+    /// Set while a request runs whose calls must drop the trace context.
+    static DROP_PROPAGATION: bool;
+}
+
+/// Whether the request this task serves must call its next hop without
+/// trace context (the `no_propagation` fault); the client asks this.
+pub fn propagation_dropped() -> bool {
+    DROP_PROPAGATION.try_with(|d| *d).unwrap_or(false)
+}
+
+/// Names `kind` on `span`: the attribute lists every fault on the span, the
+/// event carries this one's details.
+pub fn mark(
+    span: &tracing::Span,
+    kinds: &mut Vec<&'static str>,
+    kind: &'static str,
+    details: Vec<KeyValue>,
+) {
+    kinds.push(kind);
+    span.set_attribute(FAULT_ATTRIBUTE, kinds.join(","));
+    let mut attributes = vec![KeyValue::new("fault.kind", kind)];
+    attributes.extend(details);
+    span.add_event(FAULT_ATTRIBUTE, attributes);
+}
+
+/// Axum middleware, inside the SERVER span: apply the faults in force to
+/// one request.
+pub async fn inject(State(switch): State<FaultSwitch>, request: Request, next: Next) -> Response {
+    let faults = switch.get();
+    if !faults.any() {
+        return next.run(request).await;
+    }
+    let span = tracing::Span::current();
+    let mut kinds = Vec::new();
+    if faults.hang {
+        mark(&span, &mut kinds, "hang", Vec::new());
+        // No answer until the caller gives up (and drops the connection,
+        // which ends this future and the span), or the fault is cleared.
+        let mut changes = switch.subscribe();
+        let _ = changes.wait_for(|f| !f.hang).await;
+    }
+    if let Some(delay) = faults.pick_delay() {
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        mark(
+            &span,
+            &mut kinds,
+            "delay",
+            vec![KeyValue::new("fault.delay_ms", ms)],
+        );
+        tokio::time::sleep(delay).await;
+    }
+    if faults.error_rate > 0.0 && fastrand::f64() < faults.error_rate {
+        let status =
+            StatusCode::from_u16(faults.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        mark(
+            &span,
+            &mut kinds,
+            "error",
+            vec![KeyValue::new("fault.status", i64::from(faults.status))],
+        );
+        return (status, format!("fault injected: {}", status.as_u16())).into_response();
+    }
+    if faults.no_propagation {
+        return DROP_PROPAGATION.scope(true, next.run(request)).await;
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Faults, ConfigErrors) {
+        let mut errors = ConfigErrors::default();
+        let faults = Faults::from_env(&Env::from_pairs(pairs.iter().copied()), &mut errors);
+        (faults, errors)
+    }
+
+    #[test]
+    fn no_variable_means_no_fault() {
+        let (faults, errors) = parse(&[]);
+        assert!(errors.is_empty());
+        assert!(!faults.any());
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let (faults, errors) = parse(&[
+            ("FAULT_DELAY_MS", "300"),
+            ("FAULT_JITTER_MS", "50"),
+            ("FAULT_DELAY_SHARE", "0.5"),
+            ("FAULT_ERROR_RATE", "0.3"),
+            ("FAULT_ERROR_STATUS", "503"),
+            ("FAULT_HANG", "true"),
+            ("FAULT_DOWN", "false"),
+            ("FAULT_NO_PROPAGATION", "TRUE"),
+        ]);
+        assert!(errors.is_empty(), "{errors}");
+        assert_eq!(
+            faults,
+            Faults {
+                delay_ms: 300,
+                jitter_ms: 50,
+                share: 0.5,
+                error_rate: 0.3,
+                status: 503,
+                hang: true,
+                down: false,
+                no_propagation: true,
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let (_, errors) = parse(&[
+            ("FAULT_DELAY_MS", "300ms"),
+            ("FAULT_ERROR_RATE", "30%"),
+            ("FAULT_DELAY_SHARE", "1.5"),
+            ("FAULT_HANG", "yes"),
+        ]);
+        let names: Vec<_> = errors.errors().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "FAULT_DELAY_MS",
+                "FAULT_DELAY_SHARE",
+                "FAULT_ERROR_RATE",
+                "FAULT_HANG"
+            ]
+        );
+        let (_, errors) = parse(&[("FAULT_ERROR_STATUS", "200")]);
+        assert_eq!(errors.errors()[0].name, "FAULT_ERROR_STATUS");
+    }
+
+    #[test]
+    fn delays_stay_within_the_jitter_and_the_share() {
+        let faults = Faults {
+            delay_ms: 100,
+            jitter_ms: 20,
+            share: 0.5,
+            ..Faults::default()
+        };
+        let picks: Vec<_> = (0..2000).map(|_| faults.pick_delay()).collect();
+        let delayed = picks.iter().flatten().count();
+        assert!((800..1200).contains(&delayed), "{delayed} of 2000 delayed");
+        for d in picks.iter().flatten() {
+            assert!((80..=120).contains(&d.as_millis()), "{d:?}");
+        }
+    }
+}

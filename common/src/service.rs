@@ -209,7 +209,10 @@ async fn serve_until<S: Service>(
             faults.switch.clone(),
             faults.control.token.clone(),
         );
-        tracing::info!(address = ?at, "fault control listening");
+        if let Some(at) = at {
+            // Tests read this line to find the endpoint's port.
+            tracing::info!(address = %at, "fault control listening");
+        }
         at
     });
     if faults.switch.get().any() {

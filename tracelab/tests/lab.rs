@@ -281,3 +281,81 @@ fn the_lab_names_a_configuration_error_as_such() {
     );
     assert!(!stderr.contains("is port"), "{stderr}");
 }
+
+/// Run a control command against the lab whose control port is `port`.
+fn control(port: &str, args: &[&str]) -> (i32, String, String) {
+    let lab = format!("http://127.0.0.1:{port}");
+    let mut all = args.to_vec();
+    all.extend(["--lab", lab.as_str()]);
+    let mut process = Process::start(&all, &[]);
+    let status = process.wait_exit(Duration::from_secs(40));
+    (
+        status.code().unwrap_or(-1),
+        process.stdout_text(),
+        process.stderr_text(),
+    )
+}
+
+async fn get(port: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// `tracelab fault`, `stop` and `start` change a running lab's services
+/// without restarting the lab, and say what they did.
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_stop_and_start_through_the_lab() {
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let (app_a, lab_port) = (ports[0].as_str(), ports[6].as_str());
+    let ok = (200, "I'm app-a I'm app-b I'm app-c".to_owned());
+    assert_eq!(get(app_a).await, ok);
+
+    let (code, out, err) = control(
+        lab_port,
+        &["fault", "app-c", "--error-rate", "1", "--status", "503"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "app-c: 100% of requests answer 503");
+    assert_eq!(
+        get(app_a).await,
+        (502, "I'm app-a I'm app-b fault injected: 503".to_owned())
+    );
+    let (_, out, _) = control(lab_port, &["fault", "app-c"]);
+    assert_eq!(
+        out, "app-c: 100% of requests answer 503",
+        "shows the faults"
+    );
+    let (code, out, _) = control(lab_port, &["fault", "app-c", "--clear"]);
+    assert_eq!((code, out.as_str()), (0, "app-c: no faults"));
+    assert_eq!(get(app_a).await, ok);
+
+    let (code, out, err) = control(lab_port, &["stop", "app-c"]);
+    assert_eq!((code, out.as_str()), (0, "app-c stopped"), "{err}");
+    assert_eq!(
+        get(app_a).await,
+        (
+            502,
+            "I'm app-a I'm app-b Error calling Service C".to_owned()
+        )
+    );
+    let (code, _, err) = control(lab_port, &["fault", "app-c", "--hang"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("app-c is not running"), "{err}");
+    let (code, out, err) = control(lab_port, &["start", "app-c"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("app-c started on 127.0.0.1:{}", ports[2]));
+    assert_eq!(get(app_a).await, ok);
+    let (code, _, err) = control(lab_port, &["start", "app-c"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("app-c is already running"), "{err}");
+
+    // A stop asked for is not reported as a crash.
+    assert!(
+        !lab.stderr_text().contains("app-c exited"),
+        "{}",
+        lab.stderr_text()
+    );
+}

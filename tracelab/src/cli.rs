@@ -48,6 +48,9 @@ pub enum Command {
     Stop(crate::fault_cmd::ServiceArgs),
     /// Start a stopped service of a running lab again, on the same port.
     Start(crate::fault_cmd::ServiceArgs),
+    /// Send the chain a known amount of traffic; print status codes, errors
+    /// and latency percentiles.
+    Load(crate::load::LoadArgs),
 }
 
 /// Where a viewer finds the store.

@@ -51,6 +51,8 @@ pub enum Command {
     /// Send the chain a known amount of traffic; print status codes, errors
     /// and latency percentiles.
     Load(crate::load::LoadArgs),
+    /// The lab's lessons: `scenario list`, `scenario run NAME`.
+    Scenario(crate::scenario::ScenarioArgs),
 }
 
 /// Where a viewer finds the store.

@@ -103,14 +103,14 @@ impl FaultArgs {
 }
 
 /// A client of the lab's control endpoint.
-struct LabClient {
+pub(crate) struct LabClient {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
 }
 
 impl LabClient {
-    fn new(lab: &LabUrl) -> anyhow::Result<Self> {
+    pub(crate) fn new(lab: &LabUrl) -> anyhow::Result<Self> {
         let base = crate::client::check_base_url(&lab.url, "--lab")?;
         Ok(Self {
             base,
@@ -121,7 +121,7 @@ impl LabClient {
         })
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,

@@ -11,6 +11,7 @@
 //! - [`lab_control`]: the lab's control endpoint (services and their faults).
 //! - [`fault_cmd`]: `tracelab fault`, `stop`, `start`, clients of that endpoint.
 //! - [`load`]: `tracelab load`, traffic with a report.
+//! - [`scenario`]: `tracelab scenario`, the lessons: faults, load, what to look for.
 //! - [`watch`]: a terminal waterfall for every trace that completes.
 //! - [`store_cmd`]: the store, alone or in the lab.
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
@@ -26,6 +27,7 @@ pub mod fault_cmd;
 pub mod lab;
 pub mod lab_control;
 pub mod load;
+pub mod scenario;
 pub mod services;
 pub mod store_cmd;
 pub mod viewer;
@@ -87,6 +89,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
         Command::Stop(args) => fault_cmd::stop_or_start(args, "stop", &mut out).await,
         Command::Start(args) => fault_cmd::stop_or_start(args, "start", &mut out).await,
         Command::Load(args) => load::run(args, &mut out).await,
+        Command::Scenario(args) => scenario::run(args, &mut out).await,
         Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
     }
 }

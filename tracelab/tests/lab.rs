@@ -359,3 +359,67 @@ async fn faults_stop_and_start_through_the_lab() {
         lab.stderr_text()
     );
 }
+
+/// `scenario list` names the five lessons; `scenario run flaky` injects
+/// app-c's errors through the lab, drives load, prints the table and what
+/// to look for, and leaves the chain healthy again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
+    let mut list = Process::start(&["scenario", "list"], &[]);
+    assert!(list.wait_exit(Duration::from_secs(10)).success());
+    let names: Vec<String> = list
+        .stdout_text()
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "slow-hop",
+            "flaky",
+            "app-c-down",
+            "timeout-cascade",
+            "broken-propagation"
+        ]
+    );
+
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let url = format!("http://127.0.0.1:{}/", ports[0]);
+    let (code, out, err) = control(
+        &ports[6],
+        &[
+            "scenario",
+            "run",
+            "flaky",
+            "--requests",
+            "60",
+            "--url",
+            &url,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("scenario flaky: "), "{out}");
+    assert!(out.contains("app-c: 30% of requests answer 500"), "{out}");
+    let count = |name: &str| {
+        out.lines().find(|l| l.starts_with(name)).and_then(|l| {
+            l[name.len()..]
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    assert_eq!(count("requests"), Some(60), "{out}");
+    let failed = count("status 502").unwrap_or(0);
+    // Binomial(60, 0.3): outside 5..=32 with probability below 1e-4.
+    assert!((5..=32).contains(&failed), "{out}");
+    assert_eq!(count("status 200").unwrap_or(0) + failed, 60, "{out}");
+    assert!(out.contains("app-c: faults cleared"), "{out}");
+    assert!(out.contains("what to look for:"), "{out}");
+    assert_eq!(get(&ports[0]).await.0, 200);
+
+    let (code, _, err) = control(&ports[6], &["scenario", "run", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no scenario \"nope\""), "{err}");
+}

@@ -242,7 +242,7 @@ async fn serve_until<S: Service>(
         router,
         readiness,
         settings.shutdown_grace,
-        shutdown,
+        release_hangs_at(shutdown, faults.switch.clone()),
     )
     .await
     {
@@ -251,6 +251,19 @@ async fn serve_until<S: Service>(
             tracing::error!("server failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `shutdown`, and then the `hang` fault lifted: requests hanging go on and
+/// finish, so the service drains instead of waiting out its grace period.
+async fn release_hangs_at(shutdown: impl Future<Output = ()>, switch: FaultSwitch) {
+    shutdown.await;
+    let faults = switch.get();
+    if faults.hang {
+        switch.set(Faults {
+            hang: false,
+            ..faults
+        });
     }
 }
 

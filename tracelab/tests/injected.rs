@@ -343,3 +343,37 @@ async fn the_control_endpoint_needs_a_token_off_loopback() {
         .unwrap();
     assert_eq!(with.status(), 200);
 }
+
+/// A hanging service still stops promptly: at SIGTERM the hang is lifted,
+/// the request in flight is answered, and the service exits 0 well inside
+/// its grace period.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_service_drains_at_sigterm() {
+    let mut service = ServiceProcess::start(
+        "app-c",
+        &[
+            ("BIND_ADDR", "127.0.0.1".to_owned()),
+            ("PORT", "0".to_owned()),
+            ("LOG_FORMAT", "json".to_owned()),
+            ("RUST_LOG", "info,common::http_server=debug".to_owned()),
+            ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+            ("SHUTDOWN_GRACE_MS", "20000".to_owned()),
+            ("FAULT_HANG", "true".to_owned()),
+        ],
+    );
+    let url = format!("http://{}/", service.addr);
+    let request = tokio::spawn(async move { reqwest::get(url).await?.text().await });
+    service
+        .process
+        .stderr_line(|l| l.contains("request started"));
+    let stopping = std::time::Instant::now();
+    service.process.signal("TERM");
+    assert_eq!(request.await.unwrap().unwrap(), "I'm app-c");
+    let status = service.process.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
+}

@@ -147,7 +147,7 @@ pub async fn run_announcing<S: Service>(
     };
 
     let faults = Faulting {
-        switch: FaultSwitch::new(faults),
+        switch: FaultSwitch::new(S::NAME, faults),
         control,
     };
     let code = serve_until(service, telemetry.stats(), faults, shutdown, announce).await;
@@ -216,7 +216,11 @@ async fn serve_until<S: Service>(
         at
     });
     if faults.switch.get().any() {
-        tracing::warn!(faults = ?faults.switch.get(), "faults injected from FAULT_* variables");
+        tracing::warn!(
+            service = S::NAME,
+            "faults from FAULT_* variables: {}",
+            faults.switch.get()
+        );
     }
     announce(&Listening {
         address,

@@ -184,38 +184,7 @@ pub async fn stop_or_start(
 
 /// One line saying what a service is made to do.
 pub fn describe(faults: &Faults) -> String {
-    let mut parts = Vec::new();
-    if faults.down {
-        parts.push("down (refusing connections)".to_owned());
-    }
-    if faults.hang {
-        parts.push("hanging (never answers)".to_owned());
-    }
-    if faults.delay_ms > 0 {
-        let mut delay = format!("delay {} ms", faults.delay_ms);
-        if faults.jitter_ms > 0 {
-            delay.push_str(&format!(" ± {} ms", faults.jitter_ms));
-        }
-        if faults.share < 1.0 {
-            delay.push_str(&format!(" on {}% of requests", faults.share * 100.0));
-        }
-        parts.push(delay);
-    }
-    if faults.error_rate > 0.0 {
-        parts.push(format!(
-            "{}% of requests answer {}",
-            faults.error_rate * 100.0,
-            faults.status
-        ));
-    }
-    if faults.no_propagation {
-        parts.push("calls the next hop without trace context".to_owned());
-    }
-    if parts.is_empty() {
-        "no faults".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    faults.to_string()
 }
 
 #[cfg(test)]

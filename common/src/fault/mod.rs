@@ -179,6 +179,52 @@ impl Faults {
     }
 }
 
+/// One line saying what a service is made to do, e.g. `delay 300 ms ± 50 ms
+/// on 50% of requests`, or `no faults`.
+impl std::fmt::Display for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let faults = self;
+        let mut parts = Vec::new();
+        if faults.down {
+            parts.push("down (refusing connections)".to_owned());
+        }
+        if faults.hang {
+            parts.push("hanging (never answers)".to_owned());
+        }
+        if faults.delay_ms > 0 {
+            let mut delay = format!("delay {} ms", faults.delay_ms);
+            if faults.jitter_ms > 0 {
+                delay.push_str(&format!(" ± {} ms", faults.jitter_ms));
+            }
+            if faults.share < 1.0 {
+                delay.push_str(&format!(" on {}% of requests", percent(faults.share)));
+            }
+            parts.push(delay);
+        }
+        if faults.error_rate > 0.0 {
+            parts.push(format!(
+                "{}% of requests answer {}",
+                percent(faults.error_rate),
+                faults.status
+            ));
+        }
+        if faults.no_propagation {
+            parts.push("calls the next hop without trace context".to_owned());
+        }
+        if parts.is_empty() {
+            f.write_str("no faults")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// A share as a percentage with at most two decimals: 0.07 is `7`, not
+/// `7.000000000000001`.
+fn percent(share: f64) -> f64 {
+    (share * 10_000.0).round() / 100.0
+}
+
 /// A fault setting out of range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
@@ -202,31 +248,38 @@ pub enum FaultError {
 /// The faults in force in one process, shared by the request path, the
 /// listener and the control endpoint.
 #[derive(Debug, Clone)]
-pub struct FaultSwitch(watch::Sender<Faults>);
+pub struct FaultSwitch {
+    faults: watch::Sender<Faults>,
+    service: &'static str,
+}
 
 impl FaultSwitch {
-    /// A switch starting with `faults`.
-    pub fn new(faults: Faults) -> Self {
-        Self(watch::Sender::new(faults))
+    /// A switch for `service` (named in its log lines) starting with `faults`.
+    pub fn new(service: &'static str, faults: Faults) -> Self {
+        Self {
+            faults: watch::Sender::new(faults),
+            service,
+        }
     }
 
     /// The faults now.
     pub fn get(&self) -> Faults {
-        self.0.borrow().clone()
+        self.faults.borrow().clone()
     }
 
     /// Replace the faults; takes effect for the next request (and at once
     /// for `down` and for requests hanging).
     pub fn set(&self, faults: Faults) {
-        if faults != *self.0.borrow() {
-            tracing::warn!(?faults, "faults changed");
+        if faults != *self.faults.borrow() {
+            // A warning, so it shows among the lab's `RUST_LOG=warn` lines.
+            tracing::warn!(service = self.service, "faults now: {faults}");
         }
-        self.0.send_replace(faults);
+        self.faults.send_replace(faults);
     }
 
     /// A receiver that sees every change.
     pub fn subscribe(&self) -> watch::Receiver<Faults> {
-        self.0.subscribe()
+        self.faults.subscribe()
     }
 }
 
@@ -364,6 +417,21 @@ mod tests {
         );
         let (_, errors) = parse(&[("FAULT_ERROR_STATUS", "200")]);
         assert_eq!(errors.errors()[0].name, "FAULT_ERROR_STATUS");
+    }
+
+    #[test]
+    fn faults_read_as_one_line() {
+        assert_eq!(Faults::default().to_string(), "no faults");
+        let faults = Faults {
+            error_rate: 0.07,
+            status: 503,
+            no_propagation: true,
+            ..Faults::default()
+        };
+        assert_eq!(
+            faults.to_string(),
+            "7% of requests answer 503, calls the next hop without trace context"
+        );
     }
 
     #[test]

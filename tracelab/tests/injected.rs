@@ -226,7 +226,13 @@ async fn down_refuses_connections_until_cleared() {
         );
         let spans = chain_order(&chain.store.wait_for_trace(&id, 4).await);
         assert_eq!(spans.len(), 4, "app-c made no span: {spans:?}");
-        assert_eq!(spans[3].attr("error.type"), Some(&s("connection_error")));
+        let error = spans[3].attr("error.type");
+        // The first call may still catch app-b's pooled connection as it is
+        // cut (a request error); after that, every call is refused.
+        if n == 4 && error == Some(&s("request_error")) {
+            continue;
+        }
+        assert_eq!(error, Some(&s("connection_error")));
     }
 
     clear_faults(app_c).await;

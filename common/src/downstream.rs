@@ -179,16 +179,25 @@ impl Downstream {
             { HTTP_RESPONSE_STATUS_CODE } = Empty,
             { ERROR_TYPE } = Empty,
         );
+        let dropped = crate::fault::propagation_dropped();
         let mut headers = http::HeaderMap::new();
-        let cx = span.context();
-        opentelemetry::global::get_text_map_propagator(|p| {
-            p.inject_context(&cx, &mut HeaderInjector(&mut headers))
-        });
+        if !dropped {
+            let cx = span.context();
+            opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(&cx, &mut HeaderInjector(&mut headers))
+            });
+        }
 
-        let result = self.call(headers).instrument(span.clone()).await;
-        match &result {
-            Ok(_) => {}
-            Err(error) => {
+        // Everything is recorded while the span is entered: tracing-opentelemetry
+        // ends a span at its last exit, so an event added after `.instrument`
+        // returned would lie after the span's end.
+        async move {
+            let span = tracing::Span::current();
+            if dropped {
+                crate::fault::mark(&span, &mut Vec::new(), "no_propagation", Vec::new());
+            }
+            let result = self.call(headers).await;
+            if let Err(error) = &result {
                 span.record(ERROR_TYPE, error.error_type());
                 if let CallError::Transport { kind, source } = error {
                     span.add_event(
@@ -201,8 +210,10 @@ impl Downstream {
                 }
                 span.set_status(Status::error(error.to_string()));
             }
+            result
         }
-        result
+        .instrument(span)
+        .await
     }
 
     async fn call(&self, headers: http::HeaderMap) -> Result<String, CallError> {

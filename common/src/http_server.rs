@@ -212,13 +212,16 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 /// accepting, report not-ready, and let in-flight requests finish for up to
 /// `grace`. Requests still running after that are cut off (their spans end
 /// then, so they are still exported).
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     router: Router,
     readiness: Readiness,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;
@@ -229,11 +232,9 @@ pub async fn serve(
         );
         let _ = draining_tx.send(true);
     };
-    // Replies are small and written as they are ready: don't let Nagle's
-    // algorithm hold a segment back waiting for an ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    // A no-op tap: axum gives connect info (the client address) to tapped
+    // listeners of any kind, and to plain `TcpListener`s only.
+    let listener = listener.tap_io(|_| {});
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

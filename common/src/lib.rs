@@ -16,6 +16,8 @@
 //! - [`metrics`]: `GET /metrics`, the span counters for Prometheus.
 //! - [`downstream`]: the client for the next hop, with its CLIENT span and
 //!   the W3C trace context injected.
+//! - [`fault`]: faults on demand (delay, errors, hang, down, dropped
+//!   context), set by `FAULT_*` variables or a control endpoint.
 //! - [`relay`]: what app-a and app-b answer, success or failure.
 //! - [`shutdown`]: SIGTERM, SIGINT, or the end of stdin.
 //! - [`ports`]: the seed's ports of the three apps.
@@ -23,6 +25,7 @@
 
 pub mod downstream;
 pub mod env;
+pub mod fault;
 pub mod http_server;
 pub mod metrics;
 pub mod ports;

@@ -12,6 +12,9 @@ use std::time::Duration;
 use axum::Router;
 
 use crate::env::{ConfigErrors, Env};
+use crate::fault::control::{self, ControlSettings};
+use crate::fault::down::DownListener;
+use crate::fault::{self, FaultSwitch, Faults};
 use crate::http_server::{self, Readiness};
 use crate::telemetry::{self, LogSettings, TelemetrySettings};
 
@@ -97,6 +100,15 @@ pub trait Service: Sized {
     fn routes(self) -> Result<Router, BuildError>;
 }
 
+/// Where a started service listens, once it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    /// The service's own address (port 0 resolved).
+    pub address: SocketAddr,
+    /// The fault control endpoint's address, when it is on.
+    pub control: Option<SocketAddr>,
+}
+
 /// Run service `S` with the environment `env` until `shutdown` completes,
 /// then drain and flush. Returns the process's exit code: 0 after a clean
 /// shutdown (even if the final flush failed, which is logged), [`EX_USAGE`] for bad configuration, 1 for other failures.
@@ -104,8 +116,20 @@ pub async fn run<S: Service>(
     env: &Env,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> ExitCode {
+    run_announcing::<S>(env, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `announce` once the service listens (the lab learns
+/// its children's addresses so, from the child itself).
+pub async fn run_announcing<S: Service>(
+    env: &Env,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(&Listening),
+) -> ExitCode {
     let mut errors = ConfigErrors::default();
     let service = S::from_env(env, &mut errors);
+    let faults = Faults::from_env(env, &mut errors);
+    let control = ControlSettings::from_env(env, &mut errors);
     let logs = LogSettings::from_env(env, &mut errors);
     let otel = TelemetrySettings::from_env(env, S::NAME)
         .map_err(|e| errors.extend(e))
@@ -122,7 +146,11 @@ pub async fn run<S: Service>(
         }
     };
 
-    let code = serve_until(service, telemetry.stats(), shutdown).await;
+    let faults = Faulting {
+        switch: FaultSwitch::new(S::NAME, faults),
+        control,
+    };
+    let code = serve_until(service, telemetry.stats(), faults, shutdown, announce).await;
     // A failed flush (collector down or hanging) loses spans, which the log
     // says, but the service itself stopped cleanly: the exit code is the
     // server's, so an orchestrator does not report a crash.
@@ -132,10 +160,18 @@ pub async fn run<S: Service>(
     code
 }
 
+/// The faults of one service and where they are controlled.
+struct Faulting {
+    switch: FaultSwitch,
+    control: ControlSettings,
+}
+
 async fn serve_until<S: Service>(
     service: S,
     stats: std::sync::Arc<crate::telemetry::ExportStats>,
+    faults: Faulting,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(&Listening),
 ) -> ExitCode {
     let settings = service.server().clone();
     let address = SocketAddr::new(settings.bind, settings.port);
@@ -145,6 +181,16 @@ async fn serve_until<S: Service>(
             tracing::error!(%address, "cannot listen: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    let control = match faults.control.address {
+        Some(at) => match http_server::bind(at) {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::error!(address = %at, "cannot listen for fault control: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
     };
     let routes = match service.routes() {
         Ok(routes) => routes,
@@ -156,15 +202,51 @@ async fn serve_until<S: Service>(
     let address = listener.local_addr().unwrap_or(address);
     // Tests and the lab read this line to learn a port 0 choice.
     tracing::info!(service = S::NAME, %address, "listening");
+    let control = control.map(|listener| {
+        let at = listener.local_addr().ok();
+        control::spawn(
+            listener,
+            faults.switch.clone(),
+            faults.control.token.clone(),
+        );
+        if let Some(at) = at {
+            // Tests read this line to find the endpoint's port.
+            tracing::info!(address = %at, "fault control listening");
+        }
+        at
+    });
+    if faults.switch.get().any() {
+        tracing::warn!(
+            service = S::NAME,
+            "faults from FAULT_* variables: {}",
+            faults.switch.get()
+        );
+    }
+    announce(&Listening {
+        address,
+        control: control.flatten(),
+    });
 
     let readiness = Readiness::new();
+    // Inside the tracing layer, so each fault is named on the SERVER span.
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        faults.switch.clone(),
+        fault::inject,
+    ));
     let router = http_server::with_tracing_and_health(routes, readiness.clone(), stats);
+    let listener = match DownListener::new(listener, faults.switch.subscribe()) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!("cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match http_server::serve(
         listener,
         router,
         readiness,
         settings.shutdown_grace,
-        shutdown,
+        release_hangs_at(shutdown, faults.switch.clone()),
     )
     .await
     {
@@ -173,6 +255,19 @@ async fn serve_until<S: Service>(
             tracing::error!("server failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `shutdown`, and then the `hang` fault lifted: requests hanging go on and
+/// finish, so the service drains instead of waiting out its grace period.
+async fn release_hangs_at(shutdown: impl Future<Output = ()>, switch: FaultSwitch) {
+    shutdown.await;
+    let faults = switch.get();
+    if faults.hang {
+        switch.set(Faults {
+            hang: false,
+            ..faults
+        });
     }
 }
 

@@ -41,6 +41,18 @@ pub enum Command {
     Tail(TailArgs),
     /// Write one trace as OTLP/JSON; POST it to /v1/traces to restore it.
     Export(ExportArgs),
+    /// Make a service of a running lab misbehave, or behave again (--clear);
+    /// without options, show its faults.
+    Fault(crate::fault_cmd::FaultArgs),
+    /// Stop a service of a running lab (its callers then get connection errors).
+    Stop(crate::fault_cmd::ServiceArgs),
+    /// Start a stopped service of a running lab again, on the same port.
+    Start(crate::fault_cmd::ServiceArgs),
+    /// Send the chain a known amount of traffic; print status codes, errors
+    /// and latency percentiles.
+    Load(crate::load::LoadArgs),
+    /// The lab's lessons: `scenario list`, `scenario run NAME`.
+    Scenario(crate::scenario::ScenarioArgs),
 }
 
 /// Where a viewer finds the store.
@@ -73,6 +85,9 @@ pub struct TracesArgs {
 pub struct ShowArgs {
     /// The trace id (hex, as `traces` lists it).
     pub trace_id: String,
+    /// Also print each span's status message, attributes and events.
+    #[arg(long, short)]
+    pub verbose: bool,
     /// The store.
     #[command(flatten)]
     pub store: StoreUrl,
@@ -139,6 +154,11 @@ pub struct ServeArgs {
     /// it so that its services never outlive it, however it ends.
     #[arg(long)]
     pub exit_on_stdin_close: bool,
+    /// Once listening, write `tracelab-serve: listening on ADDR [control
+    /// ADDR]` on stdout. The lab uses it to learn that its own child, not
+    /// some other process, holds the port.
+    #[arg(long)]
+    pub announce: bool,
 }
 
 /// Options of the trace store, alone or in the lab.
@@ -182,6 +202,9 @@ pub struct LabArgs {
     /// Port of app-c.
     #[arg(long, env = "TRACELAB_APP_C_PORT", default_value_t = common::ports::APP_C)]
     pub app_c_port: u16,
+    /// Port of the lab's control endpoint (`tracelab fault`, `stop`, `start`).
+    #[arg(long, env = "TRACELAB_CONTROL_PORT", default_value_t = crate::fault_cmd::DEFAULT_CONTROL_PORT)]
+    pub control_port: u16,
     /// When to colour the waterfalls.
     #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -32,6 +32,33 @@ pub struct TraceSummary {
     /// Duration of the trace in milliseconds (absent when 0).
     #[serde(default)]
     pub duration_ms: u64,
+    /// Spans and error spans per service (Tempo's `serviceStats`).
+    #[serde(default)]
+    pub service_stats: std::collections::BTreeMap<String, ServiceStats>,
+}
+
+impl TraceSummary {
+    /// Spans in the trace, all services together.
+    pub fn span_count(&self) -> u64 {
+        self.service_stats.values().map(|s| s.span_count).sum()
+    }
+
+    /// Spans with an error status, all services together.
+    pub fn error_count(&self) -> u64 {
+        self.service_stats.values().map(|s| s.error_count).sum()
+    }
+}
+
+/// One service's spans in a trace, as `serviceStats` counts them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStats {
+    /// Spans of the service.
+    #[serde(default)]
+    pub span_count: u64,
+    /// Of those, spans with an error status (absent when 0).
+    #[serde(default)]
+    pub error_count: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +78,7 @@ impl StoreClient {
     /// A client for the store at `base` (like `http://127.0.0.1:3200`),
     /// sending `token` as a bearer token if given.
     pub fn new(base: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        let base = check_base_url(base, "--store")?;
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = token {
             let mut value =
@@ -63,10 +91,7 @@ impl StoreClient {
             .timeout(std::time::Duration::from_secs(10))
             .default_headers(headers)
             .build()?;
-        Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http,
-        })
+        Ok(Self { base, http })
     }
 
     /// Traces matching the TraceQL `query`, newest first, at most `limit`.
@@ -129,6 +154,23 @@ impl StoreClient {
     }
 }
 
+/// `url` without its trailing `/`, if it is an `http://` or `https://` URL;
+/// otherwise an error that says so, naming the option (`flag`) it came from.
+/// Without this check `127.0.0.1:3200` fails as "cannot reach", and
+/// `localhost:3200` parses as a URL of scheme `localhost`.
+pub fn check_base_url(url: &str, flag: &str) -> anyhow::Result<String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => bail!(
+            "{flag} {url:?} is not a URL: expected one starting with http:// or https://, \
+             such as http://{}",
+            url.trim_start_matches('/')
+        ),
+    }
+}
+
 /// The response if 2xx, else an error with the store's own words (Tempo
 /// puts the reason, like a TraceQL parse error, in a text body).
 async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
@@ -138,4 +180,22 @@ async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response>
     }
     let body = response.text().await.unwrap_or_default();
     bail!("the store answered {status}: {}", body.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_base_url;
+
+    #[test]
+    fn only_http_urls_are_taken() {
+        assert_eq!(
+            check_base_url("http://127.0.0.1:3200/", "--store").unwrap(),
+            "http://127.0.0.1:3200"
+        );
+        assert!(check_base_url("https://tempo.example", "--store").is_ok());
+        for bad in ["127.0.0.1:3200", "localhost:3200", "ftp://x", ""] {
+            let e = check_base_url(bad, "--store").unwrap_err().to_string();
+            assert!(e.contains("http://"), "{e}");
+        }
+    }
 }

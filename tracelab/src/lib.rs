@@ -6,16 +6,29 @@
 //! - [`cli`]: the command line (`tracelab`, `tracelab store`, `tracelab serve`).
 //! - [`lab`]: the whole lab: store in-process, services as child processes.
 //! - [`children`]: starting, waiting for and stopping the service processes.
+//! - [`services`]: the lab's three services as a set, each stopped and
+//!   started again on demand.
+//! - [`lab_control`]: the lab's control endpoint (services and their faults).
+//! - [`fault_cmd`]: `tracelab fault`, `stop`, `start`, clients of that endpoint.
+//! - [`load`]: `tracelab load`, traffic with a report.
+//! - [`scenario`]: `tracelab scenario`, the lessons: faults, load, what to look for.
 //! - [`watch`]: a terminal waterfall for every trace that completes.
 //! - [`store_cmd`]: the store, alone or in the lab.
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
 //!   `tail`, `export`), clients of a running store's query API.
+//! - [`details`]: each span's status, attributes and events (`show -v`).
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
 pub mod cli;
 pub mod client;
+pub mod details;
+pub mod fault_cmd;
 pub mod lab;
+pub mod lab_control;
+pub mod load;
+pub mod scenario;
+pub mod services;
 pub mod store_cmd;
 pub mod viewer;
 pub mod watch;
@@ -52,7 +65,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
         Command::Show(args) => {
             let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
             let id = viewer::parse_trace_id(&args.trace_id)?;
-            viewer::show(&client, id, &waterfall(args.color), &mut out).await
+            viewer::show(&client, id, &waterfall(args.color), args.verbose, &mut out).await
         }
         Command::Tail(args) => {
             let client = client::StoreClient::new(&args.store.url, args.store.token.as_deref())?;
@@ -72,6 +85,11 @@ async fn view(command: Command) -> anyhow::Result<()> {
                 None => viewer::export(&client, id, &mut out).await,
             }
         }
+        Command::Fault(args) => fault_cmd::fault(args, &mut out).await,
+        Command::Stop(args) => fault_cmd::stop_or_start(args, "stop", &mut out).await,
+        Command::Start(args) => fault_cmd::stop_or_start(args, "start", &mut out).await,
+        Command::Load(args) => load::run(args, &mut out).await,
+        Command::Scenario(args) => scenario::run(args, &mut out).await,
         Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
     }
 }
@@ -80,17 +98,25 @@ async fn view(command: Command) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> ExitCode {
     let env = Env::from_process();
     let exit_on_stdin_close = args.exit_on_stdin_close;
+    // Handlers now, before the service starts: see `shutdown_signal`.
+    let signal = shutdown_signal();
     let shutdown = async move {
         if exit_on_stdin_close {
-            tokio::select! { () = shutdown_signal() => {}, () = stdin_closed() => {} }
+            tokio::select! { () = signal => {}, () = stdin_closed() => {} }
         } else {
-            shutdown_signal().await;
+            signal.await;
         }
     };
+    let announce = move |listening: &common::service::Listening| {
+        if args.announce {
+            println!("{}", children::announce_line(listening));
+        }
+    };
+    use common::service::run_announcing;
     match args.app {
-        App::AppA => common::service::run::<app_a::AppA>(&env, shutdown).await,
-        App::AppB => common::service::run::<app_b::AppB>(&env, shutdown).await,
-        App::AppC => common::service::run::<app_c::AppC>(&env, shutdown).await,
+        App::AppA => run_announcing::<app_a::AppA>(&env, shutdown, announce).await,
+        App::AppB => run_announcing::<app_b::AppB>(&env, shutdown, announce).await,
+        App::AppC => run_announcing::<app_c::AppC>(&env, shutdown, announce).await,
     }
 }
 

@@ -35,8 +35,8 @@ pub async fn traces(
     }
     writeln!(
         out,
-        "{:<32}  {:<20}  {:>9}  ROOT",
-        "TRACE ID", "START (UTC)", "DURATION"
+        "{:<32}  {:<20}  {:>9}  {:>5}  {:>6}  ROOT",
+        "TRACE ID", "START (UTC)", "DURATION", "SPANS", "ERRORS"
     )?;
     for trace in &traces {
         writeln!(out, "{}", summary_line(trace))?;
@@ -59,8 +59,10 @@ fn summary_line(trace: &TraceSummary) -> String {
     };
     let duration = human_duration(trace.duration_ms.saturating_mul(1_000_000));
     format!(
-        "{:0>32}  {start:<20}  {duration:>9}  {root}",
-        trace.trace_id
+        "{:0>32}  {start:<20}  {duration:>9}  {:>5}  {:>6}  {root}",
+        trace.trace_id,
+        trace.span_count(),
+        trace.error_count(),
     )
 }
 
@@ -70,17 +72,22 @@ pub fn parse_trace_id(id: &str) -> anyhow::Result<TraceId> {
         .map_err(|e| anyhow::anyhow!("{id:?} is not a trace id: {e}"))
 }
 
-/// `tracelab show ID`: the trace's waterfall.
+/// `tracelab show ID`: the trace's waterfall; with `verbose`, each span's
+/// status message, attributes and events below it.
 pub async fn show(
     client: &StoreClient,
     id: TraceId,
     options: &WaterfallOptions,
+    verbose: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let Some(trace) = client.trace(id).await? else {
         bail!("trace {id} not found in the store");
     };
     write!(out, "{}", waterfall::render(&trace, options))?;
+    if verbose {
+        write!(out, "{}", crate::details::render(&trace))?;
+    }
     Ok(())
 }
 
@@ -99,7 +106,8 @@ pub async fn export(client: &StoreClient, id: TraceId, out: &mut impl Write) -> 
 }
 
 /// `tracelab tail`: draw each new trace once it completes, until `stop`.
-/// Traces already in the store when it starts are not drawn.
+/// Traces already in the store when it starts are not drawn. When the store
+/// goes away, `tail` says so once and keeps asking until it is back.
 pub async fn tail(
     client: &StoreClient,
     options: &WaterfallOptions,
@@ -115,34 +123,74 @@ pub async fn tail(
     eprintln!("following new traces (Ctrl-C stops)");
     let rules = SettleRules::default();
     let mut pending: HashMap<String, Settling> = HashMap::new();
+    let mut lost = false;
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return Ok(()),
             () = tokio::time::sleep(TAIL_POLL) => {}
         }
-        let newest = client.search("{}", TAIL_WINDOW).await?;
-        let now = Instant::now();
-        for summary in &newest {
-            if !done.contains(&summary.trace_id) {
-                pending
-                    .entry(summary.trace_id.clone())
-                    .or_insert_with(|| Settling::new(now));
+        match poll(client, &rules, options, &mut done, &mut pending, out).await {
+            Ok(()) if lost => {
+                eprintln!("the store is back; following new traces");
+                lost = false;
             }
-        }
-        for (id, settling) in pending.iter_mut() {
-            let Some(trace) = client.trace(parse_trace_id(id)?).await? else {
-                continue;
-            };
-            if settling.judge(&trace, &rules, now) != Settled::Waiting {
-                writeln!(out, "{}", waterfall::render(&trace, options))?;
-                out.flush()?;
-                done.insert(id.clone());
+            Ok(()) => {}
+            Err(PollError::Store(e)) => {
+                if !lost {
+                    eprintln!("lost the store ({e:#}); retrying every {TAIL_POLL:?}");
+                    lost = true;
+                }
             }
+            Err(PollError::Output(e)) => return Err(e.into()),
         }
-        pending.retain(|id, _| !done.contains(id));
-        // Forget what has left the window, so memory stays bounded.
-        let window: HashSet<&String> = newest.iter().map(|t| &t.trace_id).collect();
-        done.retain(|id| window.contains(id));
     }
+}
+
+/// Why one poll of `tail` failed: the store (retry) or our output (stop).
+enum PollError {
+    Store(anyhow::Error),
+    Output(std::io::Error),
+}
+
+/// Look for new traces once; draw those that have settled.
+async fn poll(
+    client: &StoreClient,
+    rules: &SettleRules,
+    options: &WaterfallOptions,
+    done: &mut HashSet<String>,
+    pending: &mut HashMap<String, Settling>,
+    out: &mut impl Write,
+) -> Result<(), PollError> {
+    let newest = client
+        .search("{}", TAIL_WINDOW)
+        .await
+        .map_err(PollError::Store)?;
+    let now = Instant::now();
+    for summary in &newest {
+        if !done.contains(&summary.trace_id) {
+            pending
+                .entry(summary.trace_id.clone())
+                .or_insert_with(|| Settling::new(now));
+        }
+    }
+    for (id, settling) in pending.iter_mut() {
+        let id_parsed = parse_trace_id(id).map_err(PollError::Store)?;
+        let Some(trace) = client.trace(id_parsed).await.map_err(PollError::Store)? else {
+            continue;
+        };
+        if settling.judge(&trace, rules, now) != Settled::Waiting {
+            writeln!(out, "{}", waterfall::render(&trace, options)).map_err(PollError::Output)?;
+            out.flush().map_err(PollError::Output)?;
+            done.insert(id.clone());
+        }
+    }
+    pending.retain(|id, _| !done.contains(id));
+    // Forget what has left the window, so memory stays bounded.
+    let window: HashSet<&String> = newest.iter().map(|t| &t.trace_id).collect();
+    done.retain(|id| window.contains(id));
+    // A trace the store no longer lists (evicted, or a restarted store)
+    // is not waited for forever.
+    pending.retain(|id, _| window.contains(id));
+    Ok(())
 }

@@ -341,3 +341,31 @@ async fn app_a_recovers_when_a_killed_app_b_comes_back() {
         (200, "I'm app-a I'm app-b I'm app-c")
     );
 }
+
+/// The `exception` event of a failed call lies inside its span, not after
+/// its end (a viewer would draw it outside the bar).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exception_event_lies_inside_its_span() {
+    let chain = Chain::start(ChainOptions {
+        delay_ms: 0,
+        app_c: Next::Down,
+        ..Default::default()
+    });
+    assert_eq!(chain.get(&[]).await.0, 502);
+    let trace_id = chain.store.only_trace_id().await;
+    let spans = chain_order(&chain.store.wait_for_trace(&trace_id, 4).await);
+    let client = &spans[3].span;
+    let exception = client
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("app-b's CLIENT span has an exception event");
+    assert!(
+        (client.start_time_unix_nano..=client.end_time_unix_nano)
+            .contains(&exception.time_unix_nano),
+        "event at {}, span {}..{}",
+        exception.time_unix_nano,
+        client.start_time_unix_nano,
+        client.end_time_unix_nano
+    );
+}

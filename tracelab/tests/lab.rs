@@ -34,9 +34,9 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// Start the lab on free ports, with `args` and `env` added; its ports in
-/// the order app-a, app-b, app-c, OTLP, query, gRPC.
+/// the order app-a, app-b, app-c, OTLP, query, gRPC, lab control.
 fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
-    let ports: Vec<String> = (0..6).map(|_| free_port().to_string()).collect();
+    let ports: Vec<String> = (0..7).map(|_| free_port().to_string()).collect();
     let flags = [
         "--app-a-port",
         "--app-b-port",
@@ -44,6 +44,7 @@ fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
         "--otlp-port",
         "--query-port",
         "--grpc-port",
+        "--control-port",
     ];
     let mut all: Vec<&str> = flags
         .iter()
@@ -60,6 +61,8 @@ fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
 async fn the_lab_runs_the_chain_draws_traces_and_stops_cleanly() {
     let (mut lab, ports) = start_lab(&["--color", "never"], &[("APP_B_DELAY_MS", "0".to_owned())]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let viewer = format!("http://127.0.0.1:{}/", ports[4]);
+    lab.stdout_line(|l| l.contains("web viewer") && l.contains(&viewer));
     let children = children_of(lab.pid());
     assert_eq!(children.len(), 3, "three service processes: {children:?}");
 
@@ -170,4 +173,253 @@ fn bad_configuration_stops_a_service_with_a_clear_message() {
         assert!(stderr.contains(message), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// The name of a service process (`tracelab serve app-x ...`), from its command line.
+fn service_name(pid: u32) -> String {
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split('\0')
+        .find(|a| a.starts_with("app-"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// SIGTERM stops a service that the lab started, even though its stdin pipe
+/// is still open (the lab holds it): it drains, flushes and exits 0.
+#[test]
+fn sigterm_ends_a_service_whose_stdin_is_still_open() {
+    let env = [
+        ("BIND_ADDR", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("LOG_FORMAT", "json".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+    ];
+    // `Process` keeps the child's stdin pipe open for the whole test.
+    let mut service = Process::start(&["serve", "app-c", "--exit-on-stdin-close"], &env);
+    service.stderr_line(|l| l.contains("\"message\":\"listening\""));
+    service.signal("TERM");
+    let status = service.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{}", service.stderr_text());
+}
+
+/// A service that dies under the lab is reported at once, by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lab_reports_a_service_that_exits() {
+    let (lab, _) = start_lab(&[], &[]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let app_c = children_of(lab.pid())
+        .into_iter()
+        .find(|&pid| service_name(pid) == "app-c")
+        .expect("an app-c process");
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &app_c.to_string()])
+        .status();
+    let line = lab.stderr_line(|l| l.contains("app-c exited"));
+    assert!(line.contains("signal: 9"), "{line}");
+}
+
+/// A second lab whose service ports are taken says so and exits non-zero:
+/// it must not find the first lab's services answering and call itself running.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_lab_that_cannot_bind_says_so_and_exits() {
+    let (first, ports) = start_lab(&[], &[]);
+    first.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+
+    // Its own store ports, the first lab's service ports.
+    let own: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    let mut second = Process::start(
+        &[
+            "--app-a-port",
+            &ports[0],
+            "--app-b-port",
+            &ports[1],
+            "--app-c-port",
+            &ports[2],
+            "--otlp-port",
+            &own[0],
+            "--query-port",
+            &own[1],
+            "--grpc-port",
+            &own[2],
+            "--control-port",
+            &own[3],
+        ],
+        &[],
+    );
+    let status = second.wait_exit(Duration::from_secs(20));
+    let stderr = second.stderr_text();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        !second.stdout_text().contains("tracelab is running"),
+        "{}",
+        second.stdout_text()
+    );
+    assert!(stderr.contains("app-c exited at start"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("is port {} free", ports[2])),
+        "{stderr}"
+    );
+}
+
+/// A service that refuses its configuration (exit 64) is reported as a
+/// configuration problem, not as a busy port.
+#[test]
+fn the_lab_names_a_configuration_error_as_such() {
+    let (mut lab, _) = start_lab(&[], &[("APP_B_DELAY_MS", "2s".to_owned())]);
+    let status = lab.wait_exit(Duration::from_secs(20));
+    let stderr = lab.stderr_text();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("APP_B_DELAY_MS=\"2s\""),
+        "the service's own message: {stderr}"
+    );
+    assert!(
+        stderr.contains("app-b refused its configuration"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("is port"), "{stderr}");
+}
+
+/// Run a control command against the lab whose control port is `port`.
+fn control(port: &str, args: &[&str]) -> (i32, String, String) {
+    let lab = format!("http://127.0.0.1:{port}");
+    let mut all = args.to_vec();
+    all.extend(["--lab", lab.as_str()]);
+    let mut process = Process::start(&all, &[]);
+    let status = process.wait_exit(Duration::from_secs(40));
+    (
+        status.code().unwrap_or(-1),
+        process.stdout_text(),
+        process.stderr_text(),
+    )
+}
+
+async fn get(port: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// `tracelab fault`, `stop` and `start` change a running lab's services
+/// without restarting the lab, and say what they did.
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_stop_and_start_through_the_lab() {
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let (app_a, lab_port) = (ports[0].as_str(), ports[6].as_str());
+    let ok = (200, "I'm app-a I'm app-b I'm app-c".to_owned());
+    assert_eq!(get(app_a).await, ok);
+
+    let (code, out, err) = control(
+        lab_port,
+        &["fault", "app-c", "--error-rate", "1", "--status", "503"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "app-c: 100% of requests answer 503");
+    assert_eq!(
+        get(app_a).await,
+        (502, "I'm app-a I'm app-b fault injected: 503".to_owned())
+    );
+    let (_, out, _) = control(lab_port, &["fault", "app-c"]);
+    assert_eq!(
+        out, "app-c: 100% of requests answer 503",
+        "shows the faults"
+    );
+    let (code, out, _) = control(lab_port, &["fault", "app-c", "--clear"]);
+    assert_eq!((code, out.as_str()), (0, "app-c: no faults"));
+    assert_eq!(get(app_a).await, ok);
+
+    let (code, out, err) = control(lab_port, &["stop", "app-c"]);
+    assert_eq!((code, out.as_str()), (0, "app-c stopped"), "{err}");
+    assert_eq!(
+        get(app_a).await,
+        (
+            502,
+            "I'm app-a I'm app-b Error calling Service C".to_owned()
+        )
+    );
+    let (code, _, err) = control(lab_port, &["fault", "app-c", "--hang"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("app-c is not running"), "{err}");
+    let (code, out, err) = control(lab_port, &["start", "app-c"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("app-c started on 127.0.0.1:{}", ports[2]));
+    assert_eq!(get(app_a).await, ok);
+    let (code, _, err) = control(lab_port, &["start", "app-c"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("app-c is already running"), "{err}");
+
+    // A stop asked for is not reported as a crash.
+    assert!(
+        !lab.stderr_text().contains("app-c exited"),
+        "{}",
+        lab.stderr_text()
+    );
+}
+
+/// `scenario list` names the five lessons; `scenario run flaky` injects
+/// app-c's errors through the lab, drives load, prints the table and what
+/// to look for, and leaves the chain healthy again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
+    let mut list = Process::start(&["scenario", "list"], &[]);
+    assert!(list.wait_exit(Duration::from_secs(10)).success());
+    let names: Vec<String> = list
+        .stdout_text()
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "slow-hop",
+            "flaky",
+            "app-c-down",
+            "timeout-cascade",
+            "broken-propagation"
+        ]
+    );
+
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let url = format!("http://127.0.0.1:{}/", ports[0]);
+    let (code, out, err) = control(
+        &ports[6],
+        &[
+            "scenario",
+            "run",
+            "flaky",
+            "--requests",
+            "60",
+            "--url",
+            &url,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("scenario flaky: "), "{out}");
+    assert!(out.contains("app-c: 30% of requests answer 500"), "{out}");
+    let count = |name: &str| {
+        out.lines().find(|l| l.starts_with(name)).and_then(|l| {
+            l[name.len()..]
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    assert_eq!(count("requests"), Some(60), "{out}");
+    let failed = count("status 502").unwrap_or(0);
+    // Binomial(60, 0.3): outside 5..=32 with probability below 1e-4.
+    assert!((5..=32).contains(&failed), "{out}");
+    assert_eq!(count("status 200").unwrap_or(0) + failed, 60, "{out}");
+    assert!(out.contains("app-c: faults cleared"), "{out}");
+    assert!(out.contains("what to look for:"), "{out}");
+    assert_eq!(get(&ports[0]).await.0, 200);
+
+    let (code, _, err) = control(&ports[6], &["scenario", "run", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no scenario \"nope\""), "{err}");
 }

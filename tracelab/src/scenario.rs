@@ -1,0 +1,233 @@
+//! `tracelab scenario`: the lessons of the lab, one command each. A
+//! scenario says what it does and what to look for, injects its faults
+//! through the running lab, drives load, then clears the faults.
+//!
+//! The scenarios do not compute the findings themselves; each prints where
+//! the answer is in the traces (the waterfall, `tracelab show -v`, a
+//! TraceQL query for the web viewer or Grafana).
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use common::fault::Faults;
+
+use crate::cli::App;
+use crate::fault_cmd::{LabClient, LabUrl, describe};
+use crate::load::LoadArgs;
+
+/// One lesson: the faults it injects and what it teaches.
+#[derive(Debug)]
+pub struct Scenario {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// One line: what happens.
+    pub summary: &'static str,
+    /// The service misbehaving, and how.
+    pub fault: (App, Faults),
+    /// What to look for, and where.
+    pub look_for: &'static str,
+}
+
+/// The scenarios, in the order of the workshop.
+pub fn all() -> Vec<Scenario> {
+    let none = Faults::default();
+    vec![
+        Scenario {
+            name: "slow-hop",
+            summary: "app-b takes 300 ms longer: where does the latency happen?",
+            fault: (
+                App::AppB,
+                Faults {
+                    delay_ms: 300,
+                    ..none.clone()
+                },
+            ),
+            look_for: "Every trace is ~300 ms longer, and the waterfall puts the extra time in app-b's \
+                       SERVER span before its call to app-c: app-b's own work, not its callees. \
+                       `tracelab show -v` shows fault.injected=delay on that span. TraceQL: \
+                       { resource.service.name = \"app-b\" && kind = server && duration > 300ms }",
+        },
+        Scenario {
+            name: "flaky",
+            summary: "app-c fails 30 % of requests: which service failed?",
+            fault: (
+                App::AppC,
+                Faults {
+                    error_rate: 0.3,
+                    status: 500,
+                    ..none.clone()
+                },
+            ),
+            look_for: "About 30 % of answers are 502. In a failed trace all five spans are errors, \
+                       but only app-c's SERVER span answered 500 on its own (fault.injected=error); \
+                       app-b and app-a relay it. TraceQL: { status = error && resource.service.name = \"app-c\" }",
+        },
+        Scenario {
+            name: "app-c-down",
+            summary: "app-c refuses connections: what does an outage look like?",
+            fault: (
+                App::AppC,
+                Faults {
+                    down: true,
+                    ..none.clone()
+                },
+            ),
+            look_for: "Every answer is 502 \"Error calling Service C\", fast. Traces have four spans: \
+                       app-c made none. app-b's CLIENT span has error.type=connection_error and an \
+                       exception event. TraceQL: { span.error.type = \"connection_error\" }",
+        },
+        Scenario {
+            name: "timeout-cascade",
+            summary: "app-c hangs: how do timeouts travel up the chain?",
+            fault: (
+                App::AppC,
+                Faults {
+                    hang: true,
+                    ..none.clone()
+                },
+            ),
+            look_for: "app-a gives up on app-b after DOWNSTREAM_TIMEOUT_MS (3 s) and answers 502; \
+                       app-b gives up on app-c 3 s after it called. The CLIENT spans end with \
+                       error.type=timeout, and app-c's span (fault.injected=hang) ends only when \
+                       app-b hangs up. TraceQL: { span.error.type = \"timeout\" }",
+        },
+        Scenario {
+            name: "broken-propagation",
+            summary: "app-b drops the trace context: how does the request flow?",
+            fault: (
+                App::AppB,
+                Faults {
+                    no_propagation: true,
+                    ..none
+                },
+            ),
+            look_for: "Answers are all 200, but each request makes two traces: app-a and app-b's four \
+                       spans, and app-c's span alone as the root of a new trace. app-b's CLIENT span \
+                       has fault.injected=no_propagation. `tracelab traces` shows both kinds; TraceQL: \
+                       { trace:rootService = \"app-c\" }",
+        },
+    ]
+}
+
+/// Options of `tracelab scenario`.
+#[derive(Debug, Args)]
+pub struct ScenarioArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ScenarioCommand,
+}
+
+/// `scenario list` or `scenario run NAME`.
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// List the scenarios.
+    List,
+    /// Run one against a running lab: inject, drive load, clear.
+    Run(RunArgs),
+}
+
+/// Options of `tracelab scenario run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The scenario (see `tracelab scenario list`).
+    pub name: String,
+    /// Requests to send.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub requests: u64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub concurrency: u32,
+    /// app-a's URL, where the load goes.
+    #[arg(long = "url", id = "app_url", default_value = "http://127.0.0.1:5000/")]
+    pub app_url: String,
+    /// Leave the fault on afterwards (clear it with `tracelab fault SERVICE --clear`).
+    #[arg(long)]
+    pub keep: bool,
+    /// The lab.
+    #[command(flatten)]
+    pub lab: LabUrl,
+}
+
+/// Run `tracelab scenario ...`.
+pub async fn run(args: ScenarioArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    match args.command {
+        ScenarioCommand::List => {
+            for scenario in all() {
+                writeln!(out, "{:<20}{}", scenario.name, scenario.summary)?;
+            }
+            Ok(())
+        }
+        ScenarioCommand::Run(args) => run_one(args, out).await,
+    }
+}
+
+async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let Some(scenario) = all().into_iter().find(|s| s.name == args.name) else {
+        let names: Vec<_> = all().iter().map(|s| s.name).collect();
+        bail!(
+            "no scenario {:?}; there are {}",
+            args.name,
+            names.join(", ")
+        );
+    };
+    let (app, faults) = &scenario.fault;
+    let lab = LabClient::new(&args.lab)?;
+    let path = format!("/services/{}/faults", app.name());
+    writeln!(out, "scenario {}: {}", scenario.name, scenario.summary)?;
+    lab.send(
+        reqwest::Method::PUT,
+        &path,
+        Some(serde_json::to_string(faults)?),
+    )
+    .await?;
+    writeln!(out, "{}: {}", app.name(), describe(faults))?;
+    writeln!(
+        out,
+        "sending {} requests to {}, {} at a time\n",
+        args.requests, args.app_url, args.concurrency
+    )?;
+    out.flush()?;
+    let load = crate::load::run(
+        LoadArgs {
+            url: args.app_url.clone(),
+            requests: Some(args.requests),
+            duration: None,
+            concurrency: Some(args.concurrency),
+            rate: None,
+            timeout: Duration::from_secs(30),
+            allow_remote: false,
+        },
+        out,
+    )
+    .await;
+    if !args.keep {
+        lab.send(reqwest::Method::DELETE, &path, None).await?;
+        writeln!(out, "\n{}: faults cleared", app.name())?;
+    }
+    load?;
+    writeln!(out, "\nwhat to look for:\n  {}", wrap(scenario.look_for))?;
+    Ok(())
+}
+
+/// Collapse the source's runs of spaces into one.
+fn wrap(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_is_a_valid_fault_with_a_unique_name() {
+        let scenarios = all();
+        assert_eq!(scenarios.len(), 5);
+        for s in &scenarios {
+            s.fault.1.check().unwrap();
+            assert!(s.fault.1.any(), "{}", s.name);
+            assert_eq!(scenarios.iter().filter(|o| o.name == s.name).count(), 1);
+        }
+    }
+}

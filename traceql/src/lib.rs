@@ -22,14 +22,18 @@
 //! `span:… trace:… event:… link:… instrumentation:…`); attributes `span. resource. event. link.
 //! instrumentation.` and unscoped `.x` (span first, then resource), quoted names; comparisons
 //! `= != > >= < <= =~ !~` (regexes fully anchored); literals (strings, ints, floats, durations,
-//! booleans, status, kind, `nil`); spanset `&& || > >> < << ~`; pipelines with spanset filters,
+//! booleans, status, kind, `nil`); spanset `&& || > >> < << ~`, their union forms
+//! `&> &>> &< &<< &~` (the spans of both sides that take part) and negations `!> !>> !< !<< !~`
+//! (exactly the right-hand spans the plain operator leaves out: Tempo's experimental versions can
+//! also return spans that do stand in the relation, grafana/tempo#4804; this crate does not);
+//! `nestedSetLeft nestedSetRight nestedSetParent` (Tempo's nested-set numbering, roots' parent
+//! -1); pipelines with spanset filters,
 //! `count() avg() min() max() sum()` compared to a number, `select()`, `by()`, `coalesce()`;
 //! hints `with(name = value, …)` (`most_recent=true` is served; other hints are accepted and
 //! ignored, as Tempo ignores hints it does not know).
 //!
 //! Not supported (an error that says so, or a syntax error): arithmetic (`+ - * / % ^` between
-//! fields), the union and negated structural operators (`&>>`, `!>>`, …), metrics functions
-//! (`| rate()`), `parent.` attributes (rejected, as Tempo does).
+//! fields), metrics functions (`| rate()`), `parent.` attributes (rejected, as Tempo does).
 //!
 //! # Layout
 //!

@@ -240,6 +240,66 @@ fn structural_operators_follow_the_span_tree() {
     check(&cycle, &[("{ } > { }", &[]), ("{ } << { }", &[])]);
 }
 
+/// Union forms keep the spans of both sides that take part; negated forms keep exactly the
+/// right-hand spans the plain operator leaves out (spans not connected to a root included, since
+/// they relate to nothing), and with no left span that is every right span.
+#[test]
+fn union_and_negated_structural_operators() {
+    let root = "{ span:id = \"b000000000000001\" }";
+    check(
+        &chain(),
+        &[
+            (&format!("{root} &> {{ }}"), &[0, 1, 3]),
+            (&format!("{root} &>> {{ }}"), &[0, 1, 2, 3]),
+            ("{ status = error } &< { }", &[1, 2]),
+            ("{ status = error } &<< { }", &[0, 1, 2]),
+            ("{ name = \"GET\" } &~ { }", &[1, 3]),
+            ("{ name = \"fetch\" } &> { }", &[]),
+            (&format!("{root} !> {{ }}"), &[0, 2, 4, 5]),
+            (&format!("{root} !>> {{ }}"), &[0, 4, 5]),
+            ("{ status = error } !< { }", &[0, 2, 3, 4, 5]),
+            ("{ status = error } !<< { }", &[2, 3, 4, 5]),
+            ("{ name = \"GET\" } !~ { }", &[0, 1, 2, 4, 5]),
+            ("{ name = \"nope\" } !> { name = \"GET\" }", &[1]),
+            ("{ } !>> { name = \"fetch\" }", &[5]),
+            // Inside braces `!~` is still the regex operator.
+            ("{ name !~ \"GET.*\" }", &[3, 4, 5]),
+        ],
+    );
+}
+
+/// Tempo's nested-set numbering: depth first from the root, children in the trace's order
+/// (client 2–5 with the failed span 3–4 under it, then cache 6–7, the root 1–8); spans not
+/// connected to a root are unnumbered (0), and only roots have parent -1.
+#[test]
+fn nested_set_intrinsics_number_the_tree_as_tempo_does() {
+    check(
+        &chain(),
+        &[
+            ("{ nestedSetParent < 0 }", &[0]),
+            ("{ nestedSetLeft = 1 && nestedSetRight = 8 }", &[0]),
+            (
+                "{ nestedSetLeft = 2 && nestedSetRight = 5 && nestedSetParent = 1 }",
+                &[1],
+            ),
+            (
+                "{ nestedSetLeft = 3 && nestedSetRight = 4 && nestedSetParent = 2 }",
+                &[2],
+            ),
+            (
+                "{ nestedSetLeft = 6 && nestedSetRight = 7 && nestedSetParent = 1 }",
+                &[3],
+            ),
+            (
+                "{ nestedSetLeft = 0 && nestedSetRight = 0 && nestedSetParent = 0 }",
+                &[4, 5],
+            ),
+        ],
+    );
+    let err = parse("{ nestedSetLeft = \"x\" }").unwrap_err().to_string();
+    assert!(err.contains("nestedSetLeft"), "{err}");
+}
+
 #[test]
 fn pipelines_report_groups_aggregates_and_fetched_values() {
     let trace = chain();

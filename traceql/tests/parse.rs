@@ -18,6 +18,8 @@ fn valid_queries_parse() {
         "{ status = error } && { kind = server }",
         "{ status != ok } || { kind = unspecified }",
         "{ } > { } >> { } < { } << { } ~ { }",
+        "{ } &> { } &>> { } &< { } &<< { } &~ { }",
+        "{ } !> { } !>> { } !< { } !<< { } !~ { }",
         "({ .a = 1 } || { .b = 1 }) && { .c = 1 }",
         "{ !(.a = 1) }",
         "{ !.flag }",
@@ -111,7 +113,7 @@ fn invalid_queries_fail_with_tempos_messages() {
             syntax(1, 10, "arithmetic (+) is not supported by this store"),
         ),
         (
-            "{ .a = 1 } &>> { .b = 1 }",
+            "{ .a = 1 } & { .b = 1 }",
             syntax(1, 12, "unexpected character '&'"),
         ),
         (

@@ -3,6 +3,7 @@
 //! view's methods; called per span and per condition, so it allocates nothing.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 
@@ -15,6 +16,7 @@ pub(crate) struct TraceCtx<'a, T: TraceView> {
     // Each is a scan of the spans, and most queries read neither: computed on first use.
     root: OnceCell<Option<&'a T::Span>>,
     duration: OnceCell<i64>,
+    nested: OnceCell<NestedSets<'a>>,
 }
 
 impl<'a, T: TraceView> TraceCtx<'a, T> {
@@ -23,6 +25,7 @@ impl<'a, T: TraceView> TraceCtx<'a, T> {
             trace,
             root: OnceCell::new(),
             duration: OnceCell::new(),
+            nested: OnceCell::new(),
         }
     }
 
@@ -30,10 +33,68 @@ impl<'a, T: TraceView> TraceCtx<'a, T> {
         *self.root.get_or_init(|| self.trace.root_span())
     }
 
+    /// `[left, right, parent]` of `span` in the nested-set numbering; zeros for a span not
+    /// connected to a root (Tempo leaves those unnumbered).
+    fn nested(&self, span: &T::Span) -> [i64; 3] {
+        let sets = self
+            .nested
+            .get_or_init(|| NestedSets::new(self.trace.spans()));
+        sets.0.get(span.span_id()).copied().unwrap_or_default()
+    }
+
     fn duration(&self) -> i64 {
         *self
             .duration
             .get_or_init(|| i64::try_from(self.trace.duration_nanos()).unwrap_or(i64::MAX))
+    }
+}
+
+/// Tempo's nested-set numbering of a trace's tree, by span id: a depth-first walk from each root
+/// in turn (roots and children in the order the trace holds them), a counter from 1 numbering
+/// each span on the way down (left) and up (right); a span's parent number is its parent's left,
+/// -1 for a root.
+struct NestedSets<'a>(HashMap<&'a [u8], [i64; 3]>);
+
+impl<'a> NestedSets<'a> {
+    fn new<S: SpanView>(spans: &'a [S]) -> Self {
+        let parents = crate::view::parent_indexes(spans);
+        let mut children = vec![Vec::new(); spans.len()];
+        for (i, parent) in parents.iter().enumerate() {
+            if let Some(p) = *parent {
+                children[p].push(i);
+            }
+        }
+        let mut numbers = HashMap::with_capacity(spans.len());
+        let mut counter = 1;
+        let mut numbered = vec![false; spans.len()];
+        let mut left = vec![0; spans.len()];
+        for root in (0..spans.len()).filter(|&i| spans[i].parent_span_id().is_empty()) {
+            // (span, its parent's left, next child to visit); iterative, so deep traces are safe.
+            let mut stack = vec![(root, -1, 0)];
+            numbered[root] = true;
+            left[root] = counter;
+            counter += 1;
+            while let Some(top) = stack.last_mut() {
+                let (at, parent_left, next) = *top;
+                match children[at].get(next) {
+                    // A cycle of ids can lead back to a numbered span: never twice.
+                    Some(&child) if !numbered[child] => {
+                        top.2 += 1;
+                        numbered[child] = true;
+                        left[child] = counter;
+                        counter += 1;
+                        stack.push((child, left[at], 0));
+                    }
+                    Some(_) => top.2 += 1,
+                    None => {
+                        numbers.insert(spans[at].span_id(), [left[at], counter, parent_left]);
+                        counter += 1;
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        NestedSets(numbers)
     }
 }
 
@@ -86,6 +147,9 @@ pub(crate) fn field_value<'a, T: TraceView>(
             K::RootService => ctx
                 .root()
                 .map_or(Value::Nil, |r| Value::Str(r.service_name())),
+            K::NestedSetLeft => Value::Int(ctx.nested(span)[0]),
+            K::NestedSetRight => Value::Int(ctx.nested(span)[1]),
+            K::NestedSetParent => Value::Int(ctx.nested(span)[2]),
             K::ScopeName => Value::Str(span.scope_name()),
             K::ScopeVersion => Value::Str(span.scope_version()),
             K::EventName => match elem {

@@ -134,9 +134,17 @@ impl<'a, T: TraceView> Eval<'a, T> {
             }
             SpansetExpr::Pipeline(pipeline) => self.pipeline(pipeline, input, attrs),
             SpansetExpr::Op(lhs, op, rhs) => {
-                let left = self.spanset(lhs, input, attrs);
-                if left.is_empty() && *op != SpansetOp::Or {
-                    return Vec::new();
+                let mut left = self.spanset(lhs, input, attrs);
+                if left.is_empty() {
+                    match op {
+                        SpansetOp::Or => {}
+                        // No left span: no right span is related to one, so all of them are kept.
+                        SpansetOp::Not(_) => left.push(Spanset {
+                            spans: Vec::new(),
+                            attributes: attrs.to_vec(),
+                        }),
+                        _ => return Vec::new(),
+                    }
                 }
                 let right = self.spanset(rhs, input, attrs);
                 match op {
@@ -146,7 +154,7 @@ impl<'a, T: TraceView> Eval<'a, T> {
                     structural => {
                         let tree = self.tree.get_or_insert_with(|| Tree::new(self.ctx.trace));
                         pairs(&left, &right, |l, r| Spanset {
-                            spans: tree.relate(*structural, &l.spans, &r.spans),
+                            spans: tree.apply(*structural, &l.spans, &r.spans),
                             attributes: r.attributes.clone(),
                         })
                     }

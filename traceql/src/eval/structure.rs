@@ -1,11 +1,13 @@
-//! The span tree of one trace and the structural operators over it (`>`, `>>`, `<`, `<<`, `~`).
+//! The span tree of one trace and the structural operators over it: `>`, `>>`, `<`, `<<`, `~`,
+//! their union forms (`&>` …: the spans of both sides that take part) and their negations (`!>` …:
+//! the right spans the plain operator leaves out).
 //!
 //! As in Tempo (which numbers the tree as nested sets from the roots), only spans connected to a
 //! root take part: a span whose parent chain ends at a span we do not hold is never a child,
 //! parent, ancestor, descendant or sibling of anything. The tree is built only for queries that
 //! use a structural operator, once per trace.
 
-use crate::syntax::ast::SpansetOp;
+use crate::syntax::ast::{Relation, SpansetOp};
 use crate::view::parent_indexes;
 use crate::{SpanView, TraceView};
 
@@ -55,19 +57,48 @@ impl Tree {
         self.parent[span].filter(|_| self.reachable[span])
     }
 
-    /// The right-hand spans that stand in relation `op` to some left-hand span, ascending.
-    pub(super) fn relate(&self, op: SpansetOp, left: &[usize], right: &[usize]) -> Vec<usize> {
+    /// What structural operator `op` keeps of `left` and `right` (span indexes, ascending):
+    /// ascending, each once.
+    pub(super) fn apply(&self, op: SpansetOp, left: &[usize], right: &[usize]) -> Vec<usize> {
+        match op {
+            SpansetOp::Structural(relation) => self.relate(relation, left, right),
+            SpansetOp::Union(relation) => {
+                let mut both = self.relate(relation, left, right);
+                both.extend(self.relate(relation.inverse(), right, left));
+                both.sort_unstable();
+                both.dedup();
+                both
+            }
+            SpansetOp::Not(relation) => {
+                let related = self.relate(relation, left, right);
+                // Both ascending: one merge-like pass.
+                let mut related = related.iter().peekable();
+                right
+                    .iter()
+                    .copied()
+                    .filter(|&r| {
+                        while related.next_if(|&&x| x < r).is_some() {}
+                        related.peek() != Some(&&r)
+                    })
+                    .collect()
+            }
+            SpansetOp::And | SpansetOp::Or => Vec::new(),
+        }
+    }
+
+    /// The right-hand spans that stand in `relation` to some left-hand span, ascending.
+    fn relate(&self, relation: Relation, left: &[usize], right: &[usize]) -> Vec<usize> {
         let n = self.parent.len();
         let mut in_left = vec![false; n];
         for &l in left.iter().filter(|&&l| self.reachable[l]) {
             in_left[l] = true;
         }
         let right = right.iter().copied().filter(|&r| self.reachable[r]);
-        match op {
-            SpansetOp::Child => right
+        match relation {
+            Relation::Child => right
                 .filter(|&r| self.parent(r).is_some_and(|p| in_left[p]))
                 .collect(),
-            SpansetOp::Descendant => right
+            Relation::Descendant => right
                 .filter(|&r| {
                     let mut at = self.parent(r);
                     // Connected spans have acyclic chains of at most n links.
@@ -80,7 +111,7 @@ impl Tree {
                     false
                 })
                 .collect(),
-            SpansetOp::Parent => {
+            Relation::Parent => {
                 let mut is_parent = vec![false; n];
                 for l in (0..n).filter(|&l| in_left[l]) {
                     if let Some(p) = self.parent(l) {
@@ -89,7 +120,7 @@ impl Tree {
                 }
                 right.filter(|&r| is_parent[r]).collect()
             }
-            SpansetOp::Ancestor => {
+            Relation::Ancestor => {
                 let mut is_ancestor = vec![false; n];
                 for l in (0..n).filter(|&l| in_left[l]) {
                     let mut at = self.parent(l);
@@ -101,7 +132,7 @@ impl Tree {
                 }
                 right.filter(|&r| is_ancestor[r]).collect()
             }
-            SpansetOp::Sibling => {
+            Relation::Sibling => {
                 let mut left_children = vec![0usize; n];
                 for l in (0..n).filter(|&l| in_left[l]) {
                     if let Some(p) = self.parent(l) {
@@ -116,7 +147,6 @@ impl Tree {
                     })
                     .collect()
             }
-            SpansetOp::And | SpansetOp::Or => Vec::new(),
         }
     }
 }

@@ -173,16 +173,52 @@ pub(crate) struct Cmp {
 pub(crate) enum SpansetOp {
     And,
     Or,
-    /// `>`: right spans whose parent is a left span.
+    /// `> >> < << ~`: the right spans that stand in the relation to some left span.
+    Structural(Relation),
+    /// `&> &>> &< &<< &~`: the spans of both sides that take part in the relation.
+    Union(Relation),
+    /// `!> !>> !< !<< !~`: the right spans that do not stand in the relation to any left span
+    /// (exactly those `Structural` leaves out).
+    Not(Relation),
+}
+
+/// How a right-hand span relates to the left-hand spans in a structural operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relation {
+    /// `>`: its parent is a left span.
     Child,
-    /// `>>`: right spans with an ancestor among the left spans.
+    /// `>>`: it has an ancestor among the left spans.
     Descendant,
-    /// `<`: right spans that are the parent of a left span.
+    /// `<`: it is the parent of a left span.
     Parent,
-    /// `<<`: right spans that are an ancestor of a left span.
+    /// `<<`: it is an ancestor of a left span.
     Ancestor,
-    /// `~`: right spans with a sibling among the left spans.
+    /// `~`: it has a sibling (same parent, another span) among the left spans.
     Sibling,
+}
+
+impl Relation {
+    /// How the plain operator is written.
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            Relation::Child => ">",
+            Relation::Descendant => ">>",
+            Relation::Parent => "<",
+            Relation::Ancestor => "<<",
+            Relation::Sibling => "~",
+        }
+    }
+
+    /// The relation seen from the other side: `a > b` exactly when `b < a`.
+    pub(crate) fn inverse(self) -> Relation {
+        match self {
+            Relation::Child => Relation::Parent,
+            Relation::Parent => Relation::Child,
+            Relation::Descendant => Relation::Ancestor,
+            Relation::Ancestor => Relation::Descendant,
+            Relation::Sibling => Relation::Sibling,
+        }
+    }
 }
 
 /// A spanset expression.

@@ -48,6 +48,7 @@ pub(crate) fn field_ty(field: &Field) -> Ty {
             IKind::Duration | IKind::TraceDuration | IKind::EventTimeSinceStart => Ty::Duration,
             IKind::SpanId | IKind::ParentId | IKind::TraceId => Ty::Id,
             IKind::LinkSpanId | IKind::LinkTraceId => Ty::Id,
+            IKind::NestedSetLeft | IKind::NestedSetRight | IKind::NestedSetParent => Ty::Int,
             _ => Ty::Str,
         },
     }

@@ -148,6 +148,8 @@ pub(super) fn describe(tok: &Tok) -> String {
         Tok::Desc => ">>",
         Tok::Anc => "<<",
         Tok::Tilde => "~",
+        Tok::UnionRel(relation) => return format!("&{}", relation.symbol()),
+        Tok::NotRel(relation) => return format!("!{}", relation.symbol()),
         Tok::Minus => "-",
         Tok::Arith(c) => return c.to_string(),
         Tok::Str(s) => return format!("string {s:?}"),

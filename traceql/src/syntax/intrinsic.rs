@@ -40,6 +40,12 @@ pub enum IntrinsicKind {
     ScopeName,
     /// `instrumentation:version`.
     ScopeVersion,
+    /// `nestedSetLeft`: the span's left bound in Tempo's nested-set numbering of the tree.
+    NestedSetLeft,
+    /// `nestedSetRight`: its right bound.
+    NestedSetRight,
+    /// `nestedSetParent`: its parent's left bound; -1 for a root.
+    NestedSetParent,
 }
 
 /// Every intrinsic spelling, in the order of Tempo's intrinsic tag list (`pkg/search/util.go`).
@@ -71,6 +77,13 @@ const INTRINSICS: &[(&str, IntrinsicKind)] = &[
     ("trace:duration", IntrinsicKind::TraceDuration),
 ];
 
+/// Intrinsics Tempo parses but does not list as tags (Traces Drilldown reads them).
+const UNLISTED: &[(&str, IntrinsicKind)] = &[
+    ("nestedSetLeft", IntrinsicKind::NestedSetLeft),
+    ("nestedSetRight", IntrinsicKind::NestedSetRight),
+    ("nestedSetParent", IntrinsicKind::NestedSetParent),
+];
+
 /// The names `/api/search/tags?scope=intrinsic` lists: every intrinsic spelling.
 pub fn intrinsic_names() -> impl Iterator<Item = &'static str> {
     INTRINSICS.iter().map(|(name, _)| *name)
@@ -93,6 +106,7 @@ impl Intrinsic {
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         INTRINSICS
             .iter()
+            .chain(UNLISTED)
             .find(|(spelling, _)| *spelling == name)
             .map(|&(spelling, kind)| Intrinsic { kind, spelling })
     }

@@ -6,7 +6,7 @@
 //! parts for anything else (`span."with space"`); a number directly followed by a unit is a
 //! duration (`1.5s`, `1h30m`, `2d`); strings are `"…"` with Go escapes or raw `` `…` ``.
 
-use super::ast::{AttrScope, Intrinsic};
+use super::ast::{AttrScope, Intrinsic, Relation};
 use crate::ParseError;
 use crate::error::syntax;
 
@@ -33,6 +33,10 @@ pub(crate) enum Tok {
     Desc,
     Anc,
     Tilde,
+    /// `&> &>> &< &<< &~`.
+    UnionRel(Relation),
+    /// `!> !>> !< !<<` (`!~` is `Nre`, which the parser reads by its place).
+    NotRel(Relation),
     Minus,
     /// `+ * / % ^`: lexed so the parser can say arithmetic is unsupported.
     Arith(char),
@@ -159,9 +163,11 @@ impl Lexer {
                 self.bump();
                 Tok::And
             }
+            '&' if matches!(self.peek(0), Some('>' | '<' | '~')) => Tok::UnionRel(self.relation()),
             '!' => match self.peek(0) {
                 Some('=') => self.pair('=', Tok::Ne, Tok::Ne),
                 Some('~') => self.pair('~', Tok::Nre, Tok::Nre),
+                Some('>' | '<') => Tok::NotRel(self.relation()),
                 _ => Tok::Not,
             },
             '>' => match self.peek(0) {
@@ -179,6 +185,24 @@ impl Lexer {
             c if c.is_alphabetic() || c == '_' => self.word(c, line, col)?,
             c => return Err(syntax(line, col, format!("unexpected character {c:?}"))),
         })
+    }
+
+    /// The relation of `> >> < << ~` after a `&` or `!` prefix.
+    fn relation(&mut self) -> Relation {
+        match self.bump() {
+            Some('>') if self.peek(0) == Some('>') => {
+                self.bump();
+                Relation::Descendant
+            }
+            Some('>') => Relation::Child,
+            Some('<') if self.peek(0) == Some('<') => {
+                self.bump();
+                Relation::Ancestor
+            }
+            Some('<') => Relation::Parent,
+            // The caller peeked one of `> < ~`.
+            _ => Relation::Sibling,
+        }
     }
 
     fn string(&mut self, line: u32, col: u32) -> Result<String, ParseError> {

@@ -10,7 +10,9 @@
 //! Field expressions (the inside of `{ }`) are parsed in `field_expr.rs`. Recursion is bounded: nesting past [`MAX_DEPTH`] and more than [`MAX_OPERATORS`] operators are
 //! errors, so no query can overflow the stack here or in evaluation.
 
-use super::ast::{AggFunc, Expr, Field, Hint, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
+use super::ast::{
+    AggFunc, Expr, Field, Hint, Pipeline, Relation, SpansetExpr, SpansetOp, Stage, Static,
+};
 use super::field_expr::{cmp_op, describe};
 use super::lexer::{Tok, Token};
 use crate::error::syntax;
@@ -265,11 +267,15 @@ impl Parser<'_> {
         let mut lhs = self.spanset_primary()?;
         loop {
             let op = match self.peek() {
-                Tok::Gt => SpansetOp::Child,
-                Tok::Desc => SpansetOp::Descendant,
-                Tok::Lt => SpansetOp::Parent,
-                Tok::Anc => SpansetOp::Ancestor,
-                Tok::Tilde => SpansetOp::Sibling,
+                Tok::Gt => SpansetOp::Structural(Relation::Child),
+                Tok::Desc => SpansetOp::Structural(Relation::Descendant),
+                Tok::Lt => SpansetOp::Structural(Relation::Parent),
+                Tok::Anc => SpansetOp::Structural(Relation::Ancestor),
+                Tok::Tilde => SpansetOp::Structural(Relation::Sibling),
+                Tok::UnionRel(relation) => SpansetOp::Union(*relation),
+                Tok::NotRel(relation) => SpansetOp::Not(*relation),
+                // Between spansets `!~` is "not a sibling of"; inside braces it is a regex.
+                Tok::Nre => SpansetOp::Not(Relation::Sibling),
                 _ => return Ok(lhs),
             };
             self.bump();

@@ -25,6 +25,8 @@ fn valid_queries_parse() {
         "{ !.flag }",
         "{ .a = nil }",
         "{ .a != nil }",
+        "{ name != nil }",
+        "{ resource.service.name != nil }",
         "{ duration > 1h30m && duration < 2d }",
         "{ duration >= 250µs && duration <= 1.5s }",
         "{ kind = producer || kind = consumer || kind = internal || kind = client }",
@@ -195,7 +197,13 @@ fn invalid_queries_fail_with_tempos_messages() {
         ),
         (
             "{ name = nil }",
-            invalid("name = nil is not valid because intrinsics cannot be nil"),
+            invalid("name=nil is not valid because intrinsics cannot be nil"),
+        ),
+        (
+            "{ resource.service.name = nil }",
+            invalid(
+                "resource.service.name=nil is not valid because resource.service.name cannot be nil",
+            ),
         ),
         (
             "{ .a > nil }",

@@ -7,7 +7,8 @@
 //! - `=~`/`!~` need a string literal on the right; it is compiled here, fully anchored, with a
 //!   size limit so a pathological pattern is a 400 rather than unbounded memory.
 //! - `field = nil` becomes [`Expr::IsNil`]; a bare attribute used as a condition becomes
-//!   `attr = true`; intrinsics cannot be nil and `parent.` is rejected, as in Tempo.
+//!   `attr = true`; intrinsics and `resource.service.name` cannot be `= nil` and `parent.` is
+//!   rejected, as in Tempo.
 //! - Every field the query reads is collected: search results report their values per span.
 
 use regex::{Regex, RegexBuilder};
@@ -250,11 +251,19 @@ fn comparison(cmp: Cmp, fetched: &mut Vec<Field>) -> Result<Expr, ParseError> {
         if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
             return Err(illegal());
         }
-        if let Field::Intrinsic(_) = field {
-            return Err(invalid(format!(
-                "{} is not valid because intrinsics cannot be nil",
-                text()
-            )));
+        // Tempo refuses `= nil` where a value always exists (`!= nil` is allowed: it is true).
+        if op == CmpOp::Eq {
+            let always = match field {
+                Field::Intrinsic(_) => Some("intrinsics cannot be nil"),
+                Field::Attribute {
+                    scope: AttrScope::Resource,
+                    name,
+                } if name == "service.name" => Some("resource.service.name cannot be nil"),
+                Field::Attribute { .. } => None,
+            };
+            if let Some(why) = always {
+                return Err(invalid(format!("{field}=nil is not valid because {why}")));
+            }
         }
         return Ok(Expr::IsNil(field.clone(), op == CmpOp::Ne));
     }

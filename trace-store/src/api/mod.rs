@@ -10,12 +10,14 @@
 //! | `GET /api/search` | traces matching a TraceQL `q` (or legacy `tags`), with their spansets (see `search.rs`) |
 //! | `GET /api/search/tags`, `/api/v2/search/tags` | attribute names by scope (see `tags.rs`) |
 //! | `GET /api/search/tag/{name}/values`, `/api/v2/search/tag/{name}/values` | values of one tag, plain or typed |
+//! | `GET /tracelab/v1/traces/{traceID}/settled` | ours, not Tempo's: the trace once it has N spans or has settled, a long-poll (see `settled.rs`) |
 //!
 //! Errors are `text/plain` with Tempo's wording, since Grafana shows the body to the user.
 //! Unknown paths get Go's `404 page not found`.
 
 mod params;
 mod search;
+mod settled;
 mod spansets;
 mod tags;
 mod tempo_json;
@@ -41,6 +43,7 @@ pub(crate) fn router(store: Store) -> Router {
         .route("/api/v2/search/tags", get(tags::tag_names_v2))
         .route("/api/search/tag/{name}/values", get(tags::tag_values))
         .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
+        .route("/tracelab/v1/traces/{trace_id}/settled", get(settled::settled))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

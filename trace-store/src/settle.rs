@@ -255,6 +255,9 @@ mod tests {
         assert!(started.elapsed() >= short);
         let unknown = TraceId::from_bytes(&crate::testing::trace_id(9)).unwrap();
         let none = wait(&store, unknown, Until::Quiet(short), short).await;
-        assert_eq!((none.reached, none.trace.is_none()), (Reached::Timeout, true));
+        assert_eq!(
+            (none.reached, none.trace.is_none()),
+            (Reached::Timeout, true)
+        );
     }
 }

@@ -43,7 +43,10 @@ pub(crate) fn router(store: Store) -> Router {
         .route("/api/v2/search/tags", get(tags::tag_names_v2))
         .route("/api/search/tag/{name}/values", get(tags::tag_values))
         .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
-        .route("/tracelab/v1/traces/{trace_id}/settled", get(settled::settled))
+        .route(
+            "/tracelab/v1/traces/{trace_id}/settled",
+            get(settled::settled),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

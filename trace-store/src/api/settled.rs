@@ -25,8 +25,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use prost::Message as _;
 
 use super::ApiError;
-use super::traces::{json, protobuf, wants_protobuf};
 use super::tempo_json;
+use super::traces::{json, protobuf, wants_protobuf};
 use crate::model::TraceId;
 use crate::settle::{self, Reached, Until};
 use crate::store::Store;
@@ -79,7 +79,10 @@ pub(super) async fn settled(
 }
 
 /// The trace id, what to wait for and for how long, each checked against its bound.
-fn params(raw: &str, query: &HashMap<String, String>) -> Result<(TraceId, Until, Duration), String> {
+fn params(
+    raw: &str,
+    query: &HashMap<String, String>,
+) -> Result<(TraceId, Until, Duration), String> {
     let id: TraceId = raw
         .parse()
         .map_err(|e: crate::model::ParseIdError| e.to_string())?;
@@ -121,7 +124,10 @@ mod tests {
     fn parameters_are_bounded_and_bad_ones_say_why() {
         let id = "4bf92f3577b34da6a3ce929d0e0e4736";
         let (_, until, timeout) = params(id, &query(&[])).unwrap();
-        assert_eq!((until, timeout), (Until::Quiet(DEFAULT_QUIET), DEFAULT_TIMEOUT));
+        assert_eq!(
+            (until, timeout),
+            (Until::Quiet(DEFAULT_QUIET), DEFAULT_TIMEOUT)
+        );
         let (_, until, _) = params(id, &query(&[("spans", "5"), ("timeout", "2s")])).unwrap();
         assert_eq!(until, Until::Spans(5));
 

@@ -222,10 +222,16 @@ impl TestStore {
             let left = timeout.saturating_sub(started.elapsed());
             last = settle::wait(&self.store, id, Until::Quiet(self.quiet), left).await;
         }
+        let timed_out = last.reached == Reached::Timeout;
         let arrival = Arrival {
             trace: last.trace.as_deref(),
-            timed_out: last.reached == Reached::Timeout,
-            waited: started.elapsed(),
+            timed_out,
+            // A timeout is reported as the time allowed, not the few milliseconds past it.
+            waited: if timed_out {
+                timeout
+            } else {
+                started.elapsed()
+            },
         };
         judge(id, shape, arrival)?;
         Ok(last

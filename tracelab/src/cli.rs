@@ -41,6 +41,8 @@ pub enum Command {
     Tail(TailArgs),
     /// Write one trace as OTLP/JSON; POST it to /v1/traces to restore it.
     Export(ExportArgs),
+    /// Check that a trace has the shape a YAML file describes (exit 0 yes, 1 no, 2 bad input).
+    Expect(crate::expect_cmd::ExpectArgs),
 }
 
 /// Where a viewer finds the store.

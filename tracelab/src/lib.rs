@@ -10,11 +10,13 @@
 //! - [`store_cmd`]: the store, alone or in the lab.
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
 //!   `tail`, `export`), clients of a running store's query API.
+//! - [`expect_cmd`]: `tracelab expect`, shape assertions for any language's CI.
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
 pub mod cli;
 pub mod client;
+pub mod expect_cmd;
 pub mod lab;
 pub mod store_cmd;
 pub mod viewer;
@@ -32,6 +34,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Store(args)) => report(init_logging().and(store_cmd::run(args).await)),
+        Some(Command::Expect(args)) => expect_cmd::run(args).await,
         None => report(init_logging().and(lab::run(cli.lab, shutdown_signal()).await)),
         Some(command) => report(view(command).await),
     }
@@ -72,7 +75,9 @@ async fn view(command: Command) -> anyhow::Result<()> {
                 None => viewer::export(&client, id, &mut out).await,
             }
         }
-        Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
+        Command::Serve(_) | Command::Store(_) | Command::Expect(_) => {
+            unreachable!("handled by run")
+        }
     }
 }
 

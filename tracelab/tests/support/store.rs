@@ -114,6 +114,31 @@ impl StoreProcess {
     }
 }
 
+impl StoreProcess {
+    /// Runs `tracelab expect SHAPE --trace ID` against this store, as a CI script would, and
+    /// returns its exit code and output. `shape` is under `tests/shapes/`.
+    pub fn expect(&self, shape: &str, args: &[&str]) -> (i32, String) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/shapes/").to_owned() + shape;
+        let store = format!("http://{}", self.query);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .args(["expect", &path, "--store", &store, "--color", "never"])
+            .args(args)
+            .env_remove("TRACELAB_TOKEN")
+            .output()
+            .expect("tracelab runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Asserts that trace `trace_id` has the shape in `tests/shapes/{shape}`, waiting for it.
+    pub fn assert_shape(&self, shape: &str, trace_id: &str) {
+        let wait = format!("{}s", DEADLINE.as_secs());
+        let (code, text) = self.expect(shape, &["--trace", trace_id, "--wait", &wait]);
+        assert_eq!(code, 0, "trace {trace_id} does not have the shape {shape}:\n{text}");
+    }
+}
+
 fn address_after(line: &str, prefix: &str) -> SocketAddr {
     let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
     rest.split('/').next().unwrap().parse().unwrap()

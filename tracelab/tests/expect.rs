@@ -14,7 +14,10 @@ use prost::Message;
 use support::StoreProcess;
 
 /// A store holding `spans` as trace 1, and the chain shape (edited by `edit`) in a file.
-async fn setup(spans: &[S], edit: impl FnOnce(String) -> String) -> (StoreProcess, tempfile_path::Path) {
+async fn setup(
+    spans: &[S],
+    edit: impl FnOnce(String) -> String,
+) -> (StoreProcess, tempfile_path::Path) {
     let store = StoreProcess::start();
     post(&store, spans).await;
     let path = tempfile_path::Path::new(&edit(CHAIN_SHAPE.to_owned()));
@@ -38,7 +41,12 @@ fn expect(store: &StoreProcess, path: &std::path::Path, args: &[&str]) -> (i32, 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .arg("expect")
         .arg(path)
-        .args(["--store", &format!("http://{}", store.query), "--color", "never"])
+        .args([
+            "--store",
+            &format!("http://{}", store.query),
+            "--color",
+            "never",
+        ])
         .args(args)
         .env_remove("TRACELAB_TOKEN")
         .output()
@@ -69,7 +77,12 @@ fn a_matching_trace_exits_0() {
 fn a_missing_span_exits_1_and_names_it() {
     let mut spans = chain();
     spans.pop();
-    check(&spans, |s| s, 1, &["4 of 5 spans after 2s", "missing: app-c SERVER GET /"]);
+    check(
+        &spans,
+        |s| s,
+        1,
+        &["4 of 5 spans after 2s", "missing: app-c SERVER GET /"],
+    );
 }
 
 #[test]
@@ -85,14 +98,24 @@ fn an_extra_span_exits_1() {
 fn a_wrong_status_exits_1() {
     let mut spans = chain();
     spans[4].status = 2;
-    check(&spans, |s| s, 1, &["app-c SERVER GET /: status error, expected unset"]);
+    check(
+        &spans,
+        |s| s,
+        1,
+        &["app-c SERVER GET /: status error, expected unset"],
+    );
 }
 
 #[test]
 fn a_wrong_attribute_value_exits_1() {
     let mut spans = chain();
     spans[0].attrs[1] = int_attr("http.response.status_code", 500);
-    check(&spans, |s| s, 1, &["attribute http.response.status_code is int 500, expected int 200"]);
+    check(
+        &spans,
+        |s| s,
+        1,
+        &["attribute http.response.status_code is int 500, expected int 200"],
+    );
 }
 
 #[test]
@@ -106,7 +129,12 @@ fn a_wrong_attribute_type_exits_1() {
 fn a_duration_out_of_bounds_exits_1() {
     check(
         &chain(),
-        |s| s.replace("duration: { min: 100ms, max: 5s }", "duration: { max: 10ms }"),
+        |s| {
+            s.replace(
+                "duration: { min: 100ms, max: 5s }",
+                "duration: { max: 10ms }",
+            )
+        },
         1,
         &["app-a SERVER GET /: duration 398ms, expected at most 10ms"],
     );
@@ -116,7 +144,13 @@ fn a_duration_out_of_bounds_exits_1() {
 fn a_missing_event_exits_1() {
     check(
         &chain(),
-        |s| s.replacen("  status: unset\n", "  status: unset\n  events: [exception]\n", 1),
+        |s| {
+            s.replacen(
+                "  status: unset\n",
+                "  status: unset\n  events: [exception]\n",
+                1,
+            )
+        },
         1,
         &["app-a SERVER GET /: missing event exception"],
     );
@@ -141,7 +175,10 @@ fn bad_input_exits_2() {
     let bad = tempfile_path::Path::new("root:\n  kind: sideways\n");
     let (code, text) = expect(&store, bad.as_ref(), &["--trace", ID]);
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("not a valid shape") && text.contains("sideways"), "{text}");
+    assert!(
+        text.contains("not a valid shape") && text.contains("sideways"),
+        "{text}"
+    );
     let (code, _) = expect(&store, good.as_ref(), &[]);
     assert_eq!(code, 2, "neither --trace nor --query");
     let (code, text) = expect(&store, good.as_ref(), &["--trace", "xyz"]);
@@ -174,7 +211,13 @@ fn query_json_and_record_work_together() {
     assert_eq!(json["failure"]["query"], query);
 
     let recorded = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
-        .args(["expect", "--record", ID, "--store", &format!("http://{}", store.query)])
+        .args([
+            "expect",
+            "--record",
+            ID,
+            "--store",
+            &format!("http://{}", store.query),
+        ])
         .output()
         .unwrap();
     assert_eq!(recorded.status.code(), Some(0));
@@ -187,10 +230,10 @@ fn query_json_and_record_work_together() {
 mod tempfile_path {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    pub struct Path(std::path::PathBuf);
+    pub(super) struct Path(std::path::PathBuf);
 
     impl Path {
-        pub fn new(text: &str) -> Self {
+        pub(super) fn new(text: &str) -> Self {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
             let path = std::env::temp_dir()

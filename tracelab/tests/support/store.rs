@@ -135,7 +135,10 @@ impl StoreProcess {
     pub fn assert_shape(&self, shape: &str, trace_id: &str) {
         let wait = format!("{}s", DEADLINE.as_secs());
         let (code, text) = self.expect(shape, &["--trace", trace_id, "--wait", &wait]);
-        assert_eq!(code, 0, "trace {trace_id} does not have the shape {shape}:\n{text}");
+        assert_eq!(
+            code, 0,
+            "trace {trace_id} does not have the shape {shape}:\n{text}"
+        );
     }
 }
 

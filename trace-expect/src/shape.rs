@@ -473,7 +473,3 @@ impl fmt::Display for Status {
         })
     }
 }
-
-#[cfg(test)]
-#[path = "shape_tests.rs"]
-mod tests;

@@ -157,7 +157,11 @@ impl TestStore {
         })?;
         let matches = |trace: &Trace| !query.evaluate(trace).is_empty();
         let mut updates = self.store.subscribe();
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        // A timeout too large to add (`Duration::MAX`) means "no deadline" in practice.
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut found: HashMap<TraceId, Arc<Trace>> = HashMap::new();
         let mut rescan = true;
         loop {

@@ -119,7 +119,10 @@ pub async fn wait(store: &Store, id: TraceId, until: Until, timeout: Duration) -
     // `recv` are not missed.
     let mut updates = store.subscribe();
     let started = tokio::time::Instant::now();
-    let deadline = started + timeout;
+    // A timeout too large to add (`Duration::MAX`) means "no deadline" in practice.
+    let deadline = started
+        .checked_add(timeout)
+        .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 24 * 3600));
     let mut last_count = 0;
     let mut last_change = started;
     loop {

@@ -25,9 +25,21 @@ const POLL_AT_MOST: Duration = Duration::from_secs(20);
 /// How often `--query` looks for a first matching trace (search has no long-poll).
 const SEARCH_EVERY: Duration = Duration::from_millis(250);
 
+/// The longest `--wait` accepted.
+const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+
 /// Options of `tracelab expect`.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("target").required(true).args(["trace", "query", "record"])))]
+#[command(
+    after_help = "Exit codes: 0 the trace matches; 1 it does not, or it did not arrive \
+within --wait (the diff is on stdout); 2 a bad shape file, bad arguments or an unreachable store.
+
+Examples:
+  tracelab expect chain.yaml --trace 4bf92f3577b34da6a3ce929d0e0e4736
+  tracelab expect chain.yaml --query '{ resource.service.name = \"app-c\" }' --wait 30s
+  tracelab expect --record 4bf92f3577b34da6a3ce929d0e0e4736 > chain.yaml"
+)]
 pub struct ExpectArgs {
     /// The shape file (YAML; `docs/shape.schema.json` describes it).
     #[arg(required_unless_present = "record", conflicts_with = "record")]
@@ -41,8 +53,8 @@ pub struct ExpectArgs {
     /// Print the shape of this stored trace (ids and times left out) instead of checking.
     #[arg(long, value_name = "ID")]
     pub record: Option<String>,
-    /// How long to wait for the trace to arrive and settle, like 10s or 1m.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long to wait for the trace to arrive and settle, like 10s or 1m (at most 1h).
+    #[arg(long, default_value = "10s", value_parser = parse_wait)]
     pub wait: Duration,
     /// Print the verdict as JSON (`{"matched": …, "failure": …}`).
     #[arg(long)]
@@ -53,6 +65,15 @@ pub struct ExpectArgs {
     /// When to colour the diff.
     #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// `--wait`: a duration like `10s`, at most [`MAX_WAIT`].
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if wait > MAX_WAIT {
+        return Err(format!("at most {}", humantime::format_duration(MAX_WAIT)));
+    }
+    Ok(wait)
 }
 
 /// Runs `tracelab expect`; returns the exit code (0, 1 or 2, see the module docs).

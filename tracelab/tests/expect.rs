@@ -185,6 +185,9 @@ fn bad_input_exits_2() {
     assert_eq!(code, 2, "{text}");
     let (code, text) = expect(&store, good.as_ref(), &["--query", "{ nonsense"]);
     assert_eq!(code, 2, "{text}");
+    let (code, text) = expect(&store, good.as_ref(), &["--trace", ID, "--wait", "2h"]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("at most 1h"), "{text}");
     let unreachable = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
         .args(["expect", good.as_ref().to_str().unwrap(), "--trace", ID])
         .args(["--store", "http://127.0.0.1:9"])

@@ -104,16 +104,25 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
     if let Some(raw) = &args.record {
         let id = crate::viewer::parse_trace_id(raw)?;
         let polled = store.wait(id, None, deadline).await?;
-        return Ok(match polled.trace {
-            Some(trace) => {
-                print!("{}", trace_expect::record(&trace).to_yaml());
-                None
-            }
-            None => Some(
-                trace_expect::judge(id, &Shape::default(), arrival(&polled, args.wait))
-                    .unwrap_err(),
-            ),
-        });
+        let Some(trace) = polled.trace else {
+            let headline = format!(
+                "trace {id}: no span arrived within {}",
+                humantime::format_duration(args.wait)
+            );
+            let mut failure = Failure::new(FailureKind::Timeout, headline);
+            failure.trace_id = Some(id.to_string());
+            return Ok(Some(failure));
+        };
+        if polled.timed_out {
+            eprintln!(
+                "tracelab expect: trace {id} had not settled within {} (a parent is missing, or \
+                 spans kept coming); recording its {} spans as they are",
+                humantime::format_duration(args.wait),
+                trace.spans.len()
+            );
+        }
+        print!("{}", trace_expect::record(&trace).to_yaml());
+        return Ok(None);
     }
     let path = args.shape.as_ref().context("a shape file is required")?;
     let shape = Shape::from_file(path)?;

@@ -64,34 +64,31 @@ impl StoreProcess {
         }
     }
 
-    /// The trace `trace_id` (32 hex digits) once it has `spans` spans.
+    /// The trace `trace_id` (32 hex digits) once it has `spans` spans, waiting with the
+    /// store's long-poll (`/tracelab/v1/traces/{id}/settled?spans=N`): it answers the moment
+    /// the spans arrive, so there is no polling here.
     pub async fn wait_for_trace(&self, trace_id: &str, spans: usize) -> Vec<FlatSpan> {
-        let client = reqwest::Client::new();
-        let url = format!("http://{}/api/traces/{trace_id}", self.query);
-        let until = Instant::now() + DEADLINE;
-        let mut seen = 0;
-        loop {
-            let response = client
-                .get(&url)
-                .header("Accept", "application/protobuf")
-                .send()
-                .await
-                .unwrap();
-            if response.status() == 200 {
-                let data =
-                    TracesData::decode(response.bytes().await.unwrap()).expect("protobuf trace");
-                let flat = flatten(&data);
-                seen = flat.len();
-                if seen >= spans {
-                    return flat;
-                }
-            }
-            assert!(
-                Instant::now() < until,
-                "trace {trace_id} has {seen} of {spans} spans after {DEADLINE:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let timeout = format!("{}ms", DEADLINE.as_millis());
+        let response = reqwest::Client::new()
+            .get(format!(
+                "http://{}/tracelab/v1/traces/{trace_id}/settled",
+                self.query
+            ))
+            .query(&[("spans", spans.to_string()), ("timeout", timeout)])
+            .header("Accept", "application/protobuf")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        let flat = flatten(&TracesData::decode(body).expect("protobuf trace"));
+        assert_eq!(
+            status,
+            200,
+            "trace {trace_id} has {} of {spans} spans after {DEADLINE:?}",
+            flat.len()
+        );
+        flat
     }
 
     /// The id of the only trace in the store, waiting for it to appear.

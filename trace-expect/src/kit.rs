@@ -226,21 +226,21 @@ impl TestStore {
             let left = timeout.saturating_sub(started.elapsed());
             last = settle::wait(&self.store, id, Until::Quiet(self.quiet), left).await;
         }
-        let timed_out = last.reached == Reached::Timeout;
+        let out_of_time = last.reached == Reached::Timeout;
         let arrival = Arrival {
             trace: last.trace.as_deref(),
-            timed_out,
+            timed_out: out_of_time,
             // A timeout is reported as the time allowed, not the few milliseconds past it.
-            waited: if timed_out {
+            waited: if out_of_time {
                 timeout
             } else {
                 started.elapsed()
             },
         };
         judge(id, shape, arrival)?;
-        Ok(last
-            .trace
-            .unwrap_or_else(|| unreachable!("judge fails without a trace")))
+        // `judge` fails when no trace arrived, so there is one here.
+        last.trace
+            .ok_or_else(|| timed_out(id, None, timeout, Some(shape.node_count())))
     }
 
     /// The newest trace that the TraceQL `traceql` finds, once it matches `shape` (see
@@ -289,7 +289,7 @@ impl TestStore {
             .unwrap_or_else(|failure| panic!("{}", failure.render(color)));
         match record::check_snapshot(&trace, path.as_ref(), color) {
             Ok(Snapshot::Matched | Snapshot::Written) => {}
-            Err(text) => panic!("{text}"),
+            Err(error) => panic!("{error}"),
         }
     }
 }

@@ -9,7 +9,7 @@ use trace_store::store::AttrValue;
 
 use crate::check::compare;
 use crate::facts::Tree;
-use crate::shape::{AttrExpect, Matcher, Node, Shape};
+use crate::shape::{AttrExpect, Matcher, Node, Shape, ShapeError};
 
 /// Set to `always` (or `1`) to write recorded shapes over the files instead of comparing;
 /// unset, a missing file is a failure that says how to create it.
@@ -98,36 +98,57 @@ pub enum Snapshot {
     Written,
 }
 
+/// Why [`check_snapshot`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// No file yet, and [`UPDATE_ENV`] is not set.
+    #[error("no shape recorded at {0}; run with {UPDATE_ENV}=always to record it")]
+    Missing(String),
+    /// The file is not a valid shape.
+    #[error(transparent)]
+    Shape(#[from] ShapeError),
+    /// The recorded shape could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The trace does not match; the text is the whole report.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
 /// Compares `trace` with the shape file at `path`, or, with [`UPDATE_ENV`] set, writes the
-/// trace's shape there. `Err` has the failure in words (a missing file, a bad one, or the
-/// mismatch as [`crate::report`] draws it).
-pub fn check_snapshot(trace: &Trace, path: &Path, color: bool) -> Result<Snapshot, String> {
+/// trace's shape there. A mismatch comes with the diff as [`crate::report`] draws it.
+pub fn check_snapshot(trace: &Trace, path: &Path, color: bool) -> Result<Snapshot, SnapshotError> {
     let update = std::env::var(UPDATE_ENV).is_ok_and(|v| v == "always" || v == "1");
+    let write_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SnapshotError::Write { path, source }
+    };
     if update {
         let text = record(trace).to_yaml();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(write_error(dir))?;
         }
-        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, text).map_err(write_error(path))?;
         return Ok(Snapshot::Written);
     }
     if !path.exists() {
-        return Err(format!(
-            "no shape recorded at {}; run with {UPDATE_ENV}=always to record it",
-            path.display()
-        ));
+        return Err(SnapshotError::Missing(path.display().to_string()));
     }
-    let shape = Shape::from_file(path).map_err(|e| e.to_string())?;
+    let shape = Shape::from_file(path)?;
     let comparison = compare(&shape, trace);
     if comparison.matches() {
         return Ok(Snapshot::Matched);
     }
-    Err(format!(
+    Err(SnapshotError::Mismatch(format!(
         "trace {} does not match the recorded shape {} (run with {UPDATE_ENV}=always to \
          record it again)\n{}",
         trace.id,
         path.display(),
         crate::report::render(&comparison, color)
-    ))
+    )))
 }

@@ -112,3 +112,22 @@ fn parent_links_that_form_a_cycle_do_not_hang_the_comparison() {
     let recorded = trace_expect::record(&trace);
     assert_eq!(recorded.node_count(), 2);
 }
+
+/// Colour only when asked: the same report with and without escape codes.
+#[test]
+fn the_report_is_coloured_only_when_asked() {
+    let mut spans = chain();
+    spans[4].status = 2;
+    let trace = stored(&spans);
+    let shape = Shape::from_yaml("root:\n  status: error\n").unwrap();
+    let comparison = compare(&shape, &trace);
+    let plain = trace_expect::report::render(&comparison, false);
+    let coloured = trace_expect::report::render(&comparison, true);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    assert!(coloured.contains("\x1b[1;31m> "), "{coloured:?}");
+    assert_eq!(
+        plain.lines().filter(|l| l.starts_with("> ")).count(),
+        1,
+        "{plain}"
+    );
+}

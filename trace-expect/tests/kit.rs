@@ -279,7 +279,10 @@ async fn a_recorded_shape_matches_its_trace_and_catches_a_change() {
     let dir = std::env::temp_dir().join(format!("trace-expect-{}", std::process::id()));
     let path = dir.join("chain.yaml");
     let missing = trace_expect::record::check_snapshot(&trace, &path, false).unwrap_err();
-    assert!(missing.contains("TRACE_EXPECT_UPDATE=always"), "{missing}");
+    assert!(
+        missing.to_string().contains("TRACE_EXPECT_UPDATE=always"),
+        "{missing}"
+    );
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&path, &text).unwrap();
     kit.assert_snapshot(trace_id(4), &path, WAIT).await;
@@ -290,7 +293,7 @@ async fn a_recorded_shape_matches_its_trace_and_catches_a_change() {
     let trace = kit.wait_for_trace(trace_id(5), WAIT).await.unwrap();
     let failure = trace_expect::record::check_snapshot(&trace, &path, false).unwrap_err();
     contains_all(
-        &failure,
+        &failure.to_string(),
         &["app-c SERVER GET /: status error, expected unset"],
     );
     std::fs::remove_dir_all(&dir).unwrap();

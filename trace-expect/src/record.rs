@@ -124,6 +124,18 @@ pub enum SnapshotError {
 /// trace's shape there. A mismatch comes with the diff as [`crate::report`] draws it.
 pub fn check_snapshot(trace: &Trace, path: &Path, color: bool) -> Result<Snapshot, SnapshotError> {
     let update = std::env::var(UPDATE_ENV).is_ok_and(|v| v == "always" || v == "1");
+    snapshot(trace, path, update, color)
+}
+
+/// [`check_snapshot`] with the decision to write made by the caller rather than read from
+/// [`UPDATE_ENV`] (for tools that take it as a flag, and for tests, which cannot set a
+/// process-wide variable safely).
+pub fn snapshot(
+    trace: &Trace,
+    path: &Path,
+    update: bool,
+    color: bool,
+) -> Result<Snapshot, SnapshotError> {
     let write_error = |path: &Path| {
         let path = path.display().to_string();
         move |source| SnapshotError::Write { path, source }

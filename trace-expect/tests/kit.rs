@@ -283,8 +283,10 @@ async fn a_recorded_shape_matches_its_trace_and_catches_a_change() {
         missing.to_string().contains("TRACE_EXPECT_UPDATE=always"),
         "{missing}"
     );
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(&path, &text).unwrap();
+    // Updating writes the file (and its folder); the trace then matches it.
+    let written = trace_expect::record::snapshot(&trace, &path, true, false).unwrap();
+    assert_eq!(written, trace_expect::record::Snapshot::Written);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     kit.assert_snapshot(trace_id(4), &path, WAIT).await;
 
     let mut changed = chain();

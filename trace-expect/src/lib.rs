@@ -28,7 +28,7 @@
 //! - `facts`: the actual side: a trace as a forest, and the differences in words.
 //! - [`report`]: a comparison drawn side by side, first mismatch marked, colour on terminals.
 //! - [`failure`]: [`Failure`] and [`judge`], the verdict with what happened and when.
-//! - [`record`]: snapshot mode: a trace's shape, written to files when
+//! - [`mod@record`]: snapshot mode: a trace's shape, written to files when
 //!   `TRACE_EXPECT_UPDATE=always`.
 
 pub mod check;

@@ -1,5 +1,5 @@
 //! The shape of a trace: what a test expects, read from YAML (`docs/shape.schema.json` is its
-//! JSON Schema) or built in code, and written back out by [`crate::record`].
+//! JSON Schema) or built in code, and written back out by [`crate::record()`].
 //!
 //! ```yaml
 //! root:                  # or `roots:` with a list, for traces with several roots

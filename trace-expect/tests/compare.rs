@@ -131,3 +131,53 @@ fn the_report_is_coloured_only_when_asked() {
         "{plain}"
     );
 }
+
+/// A leaf node against a span with forty children: each child is an extra span (the exact
+/// assignment is not tried on a set that wide).
+#[test]
+fn a_leaf_node_against_a_wide_span_reports_each_extra_child() {
+    let children: Vec<S> = (0..40)
+        .map(|n| child(n + 2, 1, "op", 10 + u64::from(n)))
+        .collect();
+    let trace = stored(&root_with(children));
+    let comparison = compare(&Shape::from_yaml("root:\n  name: root\n").unwrap(), &trace);
+    assert_eq!(comparison.problems().len(), 40);
+}
+
+/// Past the pair limit, children pair by position and the odd one is still named.
+#[test]
+fn very_wide_sibling_sets_pair_by_position() {
+    let names: Vec<String> = (0..1_100).map(|n| format!("op-{n}")).collect();
+    let store = Store::new(10_000);
+    let mut spans = root_with(Vec::new());
+    for (n, name) in names.iter().enumerate() {
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        let mut span = child(0, 1, name, 10 + n as u64);
+        span.id = 0;
+        spans.push(span);
+    }
+    // Span ids are one byte in the builder; give these unique ones through the request.
+    let mut request = support::request(trace_id(1), &spans);
+    for (n, span) in request.resource_spans[0].scope_spans[0]
+        .spans
+        .iter_mut()
+        .enumerate()
+        .skip(1)
+    {
+        span.span_id = (n as u64 + 1000).to_be_bytes().to_vec();
+    }
+    store.insert(request).unwrap();
+    let trace = (*store.trace(&trace_id(1)).unwrap()).clone();
+    assert_eq!(trace.spans.len(), 1_101);
+
+    let mut yaml = "root:\n  name: root\n  children:\n".to_owned();
+    for (n, name) in names.iter().enumerate() {
+        let name = if n == 500 { "op-odd" } else { name };
+        yaml.push_str(&format!("    - name: {name}\n"));
+    }
+    let comparison = compare(&Shape::from_yaml(&yaml).unwrap(), &trace);
+    assert_eq!(
+        comparison.problems(),
+        [r#"svc INTERNAL op-500: name "op-500", expected "op-odd""#]
+    );
+}

@@ -1,6 +1,7 @@
-//! The three ways [`Matcher`] pairs a node's children with a span's: exactly (a dynamic
-//! programme over which spans are taken, for small sets), greedily (cheapest pairs first, for
-//! large ones), and in order (an edit-distance alignment, for `ordered: true`).
+//! The ways [`Matcher`] pairs a node's children with a span's: exactly (a dynamic programme
+//! over which spans are taken, for small sets), greedily (cheapest pairs first, for large
+//! ones), in order (an edit-distance alignment, for `ordered: true`), and by position (for sets
+//! too wide to weigh every pair).
 
 use super::{Matcher, Pair};
 
@@ -127,5 +128,23 @@ impl Matcher<'_, '_, '_> {
             }
         }
         (best[0][0], pairs)
+    }
+
+    /// By position, for sibling sets too wide to weigh every pair: the n-th node with the n-th
+    /// span (spans in start order), the rest missing or extra.
+    pub(super) fn positional(&mut self, nodes: &[usize], spans: &[usize]) -> (usize, Vec<Pair>) {
+        let mut total = 0;
+        let mut pairs = Vec::with_capacity(nodes.len().max(spans.len()));
+        for at in 0..nodes.len().max(spans.len()) {
+            let pair = (nodes.get(at).copied(), spans.get(at).copied());
+            total += match pair {
+                (Some(node), Some(span)) => self.cost(node, span),
+                (Some(node), None) => self.missing_cost(node),
+                (None, Some(span)) => self.extra_cost(span),
+                (None, None) => 0,
+            };
+            pairs.push(pair);
+        }
+        (total, pairs)
     }
 }

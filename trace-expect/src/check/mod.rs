@@ -7,8 +7,9 @@
 //! `extra_spans` allows it. The cheapest assignment is the one shown, so a span that differs in
 //! one attribute is reported as that difference, not as one span missing and another extra.
 //! Costs are memoised per (node, span) pair; sibling sets are assigned exactly (a small dynamic
-//! programme) up to [`EXACT_LIMIT`] states and greedily past it. `ordered: true` turns a set
-//! into a sequence, aligned like an edit distance.
+//! programme) up to [`EXACT_LIMIT`] states, greedily past it, and by position past
+//! [`PAIR_LIMIT`] pairs. `ordered: true` turns a set into a sequence, aligned like an edit
+//! distance.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,11 @@ mod assign;
 
 /// The largest (children of a node) × 2^(children of a span) solved exactly.
 pub const EXACT_LIMIT: usize = 1 << 14;
+
+/// The most (children of a node) × (children of a span) pairs weighed against each other. Past
+/// it, children are paired by position (the n-th node with the n-th span to start), so time and
+/// memory stay linear however wide a trace is.
+pub const PAIR_LIMIT: usize = 1 << 20;
 
 /// Most rows a comparison lists; past it the rest are counted, not shown.
 pub const MAX_ROWS: usize = 1_000;
@@ -195,9 +201,13 @@ impl Matcher<'_, '_, '_> {
 
     /// The cheapest pairing of `nodes` with `spans`, and its cost.
     fn assign(&mut self, nodes: &[usize], spans: &[usize], ordered: bool) -> (usize, Vec<Pair>) {
-        if ordered {
+        let pairs = nodes.len().saturating_mul(spans.len());
+        let exact_states = nodes.len().max(1).saturating_mul(1 << spans.len().min(30));
+        if pairs > PAIR_LIMIT {
+            self.positional(nodes, spans)
+        } else if ordered {
             self.align(nodes, spans)
-        } else if nodes.len().saturating_mul(1usize << spans.len().min(30)) <= EXACT_LIMIT {
+        } else if spans.len() <= 16 && exact_states <= EXACT_LIMIT {
             self.exact(nodes, spans)
         } else {
             self.greedy(nodes, spans)

@@ -1,6 +1,6 @@
-//! The long-poll `/tracelab/v1/traces/{id}/settled` over HTTP: it answers when the spans
-//! arrive (not at its timeout), 504 with what arrived when time runs out, 400 for bad
-//! parameters.
+//! Our long-polls over HTTP: `/tracelab/v1/traces/{id}/settled` answers when the spans arrive
+//! (not at its timeout), 504 with what arrived when time runs out, 400 for bad parameters;
+//! `/tracelab/v1/search/newest` answers with the newest matching trace the same way.
 
 mod common;
 
@@ -103,4 +103,76 @@ async fn bad_parameters_get_400_with_the_reason() {
         let text = response.text().await.unwrap();
         assert!(text.contains(words), "{query}: {text}");
     }
+}
+
+/// `/tracelab/v1/search/newest`: the newest match at once, or the first to arrive, or 504.
+#[tokio::test]
+async fn the_newest_match_long_poll_answers_when_a_trace_matches() {
+    let app = TestApp::spawn().await;
+    let newest = |query: &'static str| {
+        let (client, base) = (app.client.clone(), app.query_url.clone());
+        async move {
+            let response = client
+                .get(newest_url(&base, Some(query), "20s"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+
+    // Nothing yet: the request waits, and answers when a matching span arrives.
+    let started = Instant::now();
+    let waiting = tokio::spawn(newest(r#"{ name = "wanted" }"#));
+    app.export(&request("svc", vec![span(2, 1, None, "other", 10, 20)]))
+        .await;
+    app.export(&request("svc", vec![span(1, 1, None, "wanted", 10, 20)]))
+        .await;
+    let (status, body) = waiting.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["traceID"], hex::encode(trace_id(1)));
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Already there: the latest start wins.
+    app.export(&request("svc", vec![span(3, 1, None, "wanted", 50, 60)]))
+        .await;
+    let (status, body) = newest(r#"{ name = "wanted" }"#).await;
+    assert_eq!(
+        (status.as_u16(), body["traceID"].clone()),
+        (200, hex::encode(trace_id(3)).into())
+    );
+
+    let response = app
+        .client
+        .get(newest_url(
+            &app.query_url,
+            Some(r#"{ name = "never" }"#),
+            "200ms",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(response.json::<serde_json::Value>().await.unwrap()["traceID"].is_null());
+
+    for query in [Some("{ nonsense"), None] {
+        let response = app
+            .client
+            .get(newest_url(&app.query_url, query, "1s"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query:?}");
+    }
+}
+
+fn newest_url(base: &str, query: Option<&str>, timeout: &str) -> String {
+    let mut url = format!("{base}/tracelab/v1/search/newest?timeout={timeout}");
+    if let Some(query) = query {
+        let encoded =
+            percent_encoding::utf8_percent_encode(query, percent_encoding::NON_ALPHANUMERIC);
+        url.push_str(&format!("&q={encoded}"));
+    }
+    url
 }

@@ -11,10 +11,12 @@
 //! | `GET /api/search/tags`, `/api/v2/search/tags` | attribute names by scope (see `tags.rs`) |
 //! | `GET /api/search/tag/{name}/values`, `/api/v2/search/tag/{name}/values` | values of one tag, plain or typed |
 //! | `GET /tracelab/v1/traces/{traceID}/settled` | ours, not Tempo's: the trace once it has N spans or has settled, a long-poll (see `settled.rs`) |
+//! | `GET /tracelab/v1/search/newest` | ours: the id of the newest trace a TraceQL query matches, a long-poll (see `newest.rs`) |
 //!
 //! Errors are `text/plain` with Tempo's wording, since Grafana shows the body to the user.
 //! Unknown paths get Go's `404 page not found`.
 
+mod newest;
 mod params;
 mod search;
 mod settled;
@@ -47,6 +49,7 @@ pub(crate) fn router(store: Store) -> Router {
             "/tracelab/v1/traces/{trace_id}/settled",
             get(settled::settled),
         )
+        .route("/tracelab/v1/search/newest", get(newest::newest))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

@@ -86,7 +86,26 @@ fn params(
     let id: TraceId = raw
         .parse()
         .map_err(|e: crate::model::ParseIdError| e.to_string())?;
-    let duration = |name: &str, default: Duration, max: Duration| match query.get(name) {
+    let timeout = parse_duration(query, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)?;
+    let quiet = parse_duration(query, "quiet", DEFAULT_QUIET, MAX_QUIET)?;
+    let until = match query.get("spans") {
+        None => Until::Quiet(quiet),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if n > 0 => Until::Spans(n as usize),
+            _ => return Err(format!("invalid spans {text:?}: a count from 1")),
+        },
+    };
+    Ok((id, until, timeout))
+}
+
+/// The duration parameter `name` (like `800ms` or `10s`), `default` when absent, at most `max`.
+pub(super) fn parse_duration(
+    query: &HashMap<String, String>,
+    name: &str,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, String> {
+    match query.get(name) {
         None => Ok(default),
         Some(text) => match humantime::parse_duration(text) {
             Ok(value) if value <= max => Ok(value),
@@ -96,17 +115,7 @@ fn params(
             )),
             Err(e) => Err(format!("invalid {name} {text:?}: {e} (like 800ms or 10s)")),
         },
-    };
-    let timeout = duration("timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)?;
-    let quiet = duration("quiet", DEFAULT_QUIET, MAX_QUIET)?;
-    let until = match query.get("spans") {
-        None => Until::Quiet(quiet),
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if n > 0 => Until::Spans(n as usize),
-            _ => return Err(format!("invalid spans {text:?}: a count from 1")),
-        },
-    };
-    Ok((id, until, timeout))
+    }
 }
 
 #[cfg(test)]

@@ -16,14 +16,10 @@ use clap::{ArgGroup, Args};
 use trace_expect::{Arrival, Failure, FailureKind, Shape, Trace, TraceId};
 
 use crate::cli::{ColorChoice, StoreUrl};
-use crate::client::StoreClient;
 
 /// The longest one long-poll request asks the store to wait: under the store's own bound
 /// (25 s), so the store's answer, not a timeout, ends each request. Longer `--wait`s ask again.
 const POLL_AT_MOST: Duration = Duration::from_secs(20);
-
-/// How often `--query` looks for a first matching trace (search has no long-poll).
-const SEARCH_EVERY: Duration = Duration::from_millis(250);
 
 /// The longest `--wait` accepted.
 const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -128,7 +124,7 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
     let shape = Shape::from_file(path)?;
     let (id, query) = match (&args.trace, &args.query) {
         (Some(raw), _) => (crate::viewer::parse_trace_id(raw)?, None),
-        (None, Some(query)) => match newest_match(&args.store, query, deadline).await? {
+        (None, Some(query)) => match store.newest(query, deadline).await? {
             Some(id) => (id, Some(query.as_str())),
             None => {
                 let headline = format!(
@@ -191,30 +187,6 @@ fn arrival(polled: &Polled, waited: Duration) -> Arrival<'_> {
     }
 }
 
-/// The newest trace `query` finds, asking again every [`SEARCH_EVERY`] until `deadline`.
-async fn newest_match(
-    store: &StoreUrl,
-    query: &str,
-    deadline: Instant,
-) -> anyhow::Result<Option<TraceId>> {
-    let client = StoreClient::new(&store.url, store.token.as_deref())?;
-    // Exactly the newest, not "recent ones" (see the store's search).
-    let query = if query.contains("with(") {
-        query.to_owned()
-    } else {
-        format!("{query} with(most_recent=true)")
-    };
-    loop {
-        if let Some(found) = client.search(&query, 1).await?.first() {
-            return Ok(Some(crate::viewer::parse_trace_id(&found.trace_id)?));
-        }
-        if Instant::now() + SEARCH_EVERY > deadline {
-            return Ok(None);
-        }
-        tokio::time::sleep(SEARCH_EVERY).await;
-    }
-}
-
 /// A trace as one or more long-polls left it.
 struct Polled {
     trace: Option<Trace>,
@@ -243,6 +215,45 @@ impl LongPoll {
             base: store.url.trim_end_matches('/').to_owned(),
             http,
         })
+    }
+
+    /// The newest trace `query` matches, waiting for one until `deadline` (the store's
+    /// `/tracelab/v1/search/newest`); `None` if none matched in time.
+    async fn newest(&self, query: &str, deadline: Instant) -> anyhow::Result<Option<TraceId>> {
+        let url = format!("{}/tracelab/v1/search/newest", self.base);
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(POLL_AT_MOST);
+            let timeout = format!("{}ms", left.as_millis());
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("q", query), ("timeout", &timeout)])
+                .send()
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the trace store at {} (see --store)",
+                        self.base
+                    )
+                })?;
+            let status = response.status();
+            if !(status.is_success() || status == reqwest::StatusCode::GATEWAY_TIMEOUT) {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status}: {}", body.trim());
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .context("the store's answer is not JSON")?;
+            if let Some(id) = body["traceID"].as_str() {
+                return Ok(Some(crate::viewer::parse_trace_id(id)?));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
     }
 
     /// Trace `id` once it has `spans` spans (or, with `None`, once it settled), asking again

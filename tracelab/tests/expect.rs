@@ -258,3 +258,28 @@ mod tempfile_path {
         }
     }
 }
+
+/// `--query` waits for a matching trace that arrives after the command started.
+#[test]
+fn a_query_waits_for_its_trace_to_arrive() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (store, path) = runtime.block_on(setup(&[], |s| s));
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .arg("expect")
+        .arg(path.as_ref())
+        .args(["--store", &format!("http://{}", store.query)])
+        .args([
+            "--query",
+            r#"{ resource.service.name = "app-c" }"#,
+            "--wait",
+            "15s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    runtime.block_on(post(&store, &chain()));
+    let output = waiting.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("trace {ID} matches")), "{text}");
+}

@@ -27,9 +27,11 @@
 //! - [`ingest`]: the OTLP receivers: HTTP (`POST /v1/traces`, protobuf or JSON, gzip; its axum
 //!   router can be embedded on its own) and gRPC, both through one streamed walk.
 //! - `api`: Tempo's query API (`/api/traces/{id}`, `/api/search`, tags, `/api/echo`); search and
-//!   tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate.
+//!   tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate. Plus one route of
+//!   our own: `/tracelab/v1/traces/{id}/settled`, a long-poll for a trace once it has settled.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
-//! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on).
+//! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on), and
+//!   [`settle::wait`], which waits for that (or a span count) waking on ingest.
 //! - `metrics`: `GET /metrics` on the query port: spans and traces held, the bound, and totals
 //!   of spans received, stored, deduplicated and evicted and of refused requests.
 //! - `web`: the web trace viewer, served at `/` on the query port.

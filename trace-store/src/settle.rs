@@ -2,10 +2,18 @@
 //! service, so "done" is a judgement: nothing is missing ([`Trace::is_complete`]) and no span came
 //! for a quiet period; a trace that never completes (a service died mid-request) is given up on
 //! after a longer wait. The lab's live waterfalls and `tracelab tail` both judge this way.
+//!
+//! [`wait`] waits for one trace to reach a given span count or to settle, waking on ingest
+//! ([`Store::subscribe`]) rather than polling: the test kit and the query API's long-poll
+//! (`/tracelab/v1/traces/{id}/settled`) both wait this way.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::store::Trace;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::model::TraceId;
+use crate::store::{Store, Trace};
 
 /// How long to wait. The defaults suit services that export every half second (the lab's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +81,109 @@ impl Settling {
     }
 }
 
+/// What [`wait`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// At least this many spans of the trace have arrived.
+    Spans(usize),
+    /// Nothing is missing ([`Trace::is_complete`]) and no span came for this long.
+    Quiet(Duration),
+}
+
+/// How a [`wait`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// The span count asked for arrived.
+    Spans,
+    /// The trace is complete and was quiet for the period asked for.
+    Quiet,
+    /// The time ran out first.
+    Timeout,
+}
+
+/// The end of a [`wait`]: how it ended and the trace as it was then (`None`: no span of it
+/// arrived at all).
+#[derive(Debug, Clone)]
+pub struct Waited {
+    /// Why the wait ended.
+    pub reached: Reached,
+    /// The latest snapshot of the trace.
+    pub trace: Option<Arc<Trace>>,
+}
+
+/// Waits until trace `id` in `store` is as `until` says, or `timeout` passes. Wakes when the
+/// store reports new spans of the trace (and, for [`Until::Quiet`], when a quiet period would
+/// end); it never polls. A trace already there is judged at once.
+pub async fn wait(store: &Store, id: TraceId, until: Until, timeout: Duration) -> Waited {
+    // Subscribe before the first look, so spans that arrive between the look and the first
+    // `recv` are not missed.
+    let mut updates = store.subscribe();
+    let started = tokio::time::Instant::now();
+    // A timeout too large to add (`Duration::MAX`) means "no deadline" in practice.
+    let deadline = started
+        .checked_add(timeout)
+        .unwrap_or_else(|| started + Duration::from_secs(100 * 365 * 24 * 3600));
+    let mut last_count = 0;
+    let mut last_change = started;
+    loop {
+        let now = tokio::time::Instant::now();
+        let trace = store.trace(&id);
+        let count = trace.as_ref().map_or(0, |t| t.spans.len());
+        if count != last_count {
+            last_count = count;
+            last_change = now;
+        }
+        // The moment to look again even if no span comes: the end of the quiet period.
+        let mut wake = deadline;
+        match (until, &trace) {
+            (Until::Spans(wanted), Some(t)) if t.spans.len() >= wanted => {
+                return Waited {
+                    reached: Reached::Spans,
+                    trace,
+                };
+            }
+            (Until::Quiet(quiet), Some(t)) if t.is_complete() => {
+                if now.duration_since(last_change) >= quiet {
+                    return Waited {
+                        reached: Reached::Quiet,
+                        trace,
+                    };
+                }
+                wake = wake.min(last_change + quiet);
+            }
+            _ => {}
+        }
+        if now >= deadline {
+            return Waited {
+                reached: Reached::Timeout,
+                trace,
+            };
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            changed = next_of(&mut updates, id) => {
+                if !changed {
+                    // The store is gone: nothing will ever arrive.
+                    return Waited { reached: Reached::Timeout, trace };
+                }
+            }
+        }
+    }
+}
+
+/// Waits for news of trace `id`: true when it got spans (or when some ids were missed, which
+/// might include it); false when the store is gone.
+async fn next_of(updates: &mut tokio::sync::broadcast::Receiver<TraceId>, id: TraceId) -> bool {
+    loop {
+        match updates.recv().await {
+            Ok(got) if got == id => return true,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return true,
+            Err(RecvError::Closed) => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +220,47 @@ mod tests {
         assert_eq!(
             settling.judge(&orphan, &rules, at(10_000)),
             Settled::Incomplete
+        );
+    }
+
+    /// `wait` returns as soon as the span count arrives (woken by the insert, well before its
+    /// timeout), after the quiet period for a complete trace, and at the timeout otherwise.
+    #[tokio::test]
+    async fn wait_wakes_on_ingest_and_gives_up_at_its_timeout() {
+        let store = crate::Store::new(100);
+        let id = TraceId::from_bytes(&crate::testing::trace_id(1)).unwrap();
+        let long = Duration::from_secs(20);
+
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move { wait(&store, id, Until::Spans(2), long).await }
+        });
+        store
+            .insert(request("svc", vec![span(1, 1, None, "root", 10, 100)]))
+            .unwrap();
+        store
+            .insert(request("svc", vec![span(1, 2, Some(1), "child", 20, 90)]))
+            .unwrap();
+        let started = Instant::now();
+        let waited = waiting.await.unwrap();
+        assert_eq!(waited.reached, Reached::Spans);
+        assert_eq!(waited.trace.unwrap().spans.len(), 2);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let quiet = wait(&store, id, Until::Quiet(Duration::from_millis(50)), long).await;
+        assert_eq!(quiet.reached, Reached::Quiet);
+
+        let started = Instant::now();
+        let short = Duration::from_millis(100);
+        let more = wait(&store, id, Until::Spans(3), short).await;
+        assert_eq!(more.reached, Reached::Timeout);
+        assert_eq!(more.trace.unwrap().spans.len(), 2);
+        assert!(started.elapsed() >= short);
+        let unknown = TraceId::from_bytes(&crate::testing::trace_id(9)).unwrap();
+        let none = wait(&store, unknown, Until::Quiet(short), short).await;
+        assert_eq!(
+            (none.reached, none.trace.is_none()),
+            (Reached::Timeout, true)
         );
     }
 }

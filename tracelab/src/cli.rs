@@ -53,6 +53,8 @@ pub enum Command {
     Load(crate::load::LoadArgs),
     /// The lab's lessons: `scenario list`, `scenario run NAME`.
     Scenario(crate::scenario::ScenarioArgs),
+    /// Check that a trace has the shape a YAML file describes (exit 0 yes, 1 no, 2 bad input).
+    Expect(crate::expect_cmd::ExpectArgs),
 }
 
 /// Where a viewer finds the store.

@@ -17,12 +17,14 @@
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
 //!   `tail`, `export`), clients of a running store's query API.
 //! - [`details`]: each span's status, attributes and events (`show -v`).
+//! - [`expect_cmd`]: `tracelab expect`, shape assertions for any language's CI.
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
 pub mod cli;
 pub mod client;
 pub mod details;
+pub mod expect_cmd;
 pub mod fault_cmd;
 pub mod lab;
 pub mod lab_control;
@@ -45,6 +47,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Store(args)) => report(init_logging().and(store_cmd::run(args).await)),
+        Some(Command::Expect(args)) => expect_cmd::run(args).await,
         None => report(init_logging().and(lab::run(cli.lab, shutdown_signal()).await)),
         Some(command) => report(view(command).await),
     }
@@ -90,7 +93,9 @@ async fn view(command: Command) -> anyhow::Result<()> {
         Command::Start(args) => fault_cmd::stop_or_start(args, "start", &mut out).await,
         Command::Load(args) => load::run(args, &mut out).await,
         Command::Scenario(args) => scenario::run(args, &mut out).await,
-        Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
+        Command::Serve(_) | Command::Store(_) | Command::Expect(_) => {
+            unreachable!("handled by run")
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! | `GET /api/search` | traces matching a TraceQL `q` (or legacy `tags`), with their spansets (see `search.rs`) |
 //! | `GET /api/search/tags`, `/api/v2/search/tags` | attribute names by scope (see `tags.rs`) |
 //! | `GET /api/search/tag/{name}/values`, `/api/v2/search/tag/{name}/values` | values of one tag, plain or typed |
+//! | `GET /tracelab/v1/traces/{traceID}/settled` | ours, not Tempo's: the trace once it has N spans or has settled, a long-poll (see `settled.rs`) |
+//! | `GET /tracelab/v1/search/newest` | ours: the id of the newest trace a TraceQL query matches, a long-poll (see `newest.rs`) |
 //!
 //! | gRPC `tempopb.StreamingQuerier/*` (h2c, same port) | the search and tag routes above, as Tempo's streaming messages (see `grpc/`) |
 //!
@@ -17,8 +19,10 @@
 //! Unknown paths get Go's `404 page not found`.
 
 mod grpc;
+mod newest;
 mod params;
 mod search;
+mod settled;
 mod spansets;
 mod tags;
 mod tempo_json;
@@ -46,6 +50,11 @@ pub(crate) fn router(store: Store) -> Router {
         .route("/api/v2/search/tags", get(tags::tag_names_v2))
         .route("/api/search/tag/{name}/values", get(tags::tag_values))
         .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
+        .route(
+            "/tracelab/v1/traces/{trace_id}/settled",
+            get(settled::settled),
+        )
+        .route("/tracelab/v1/search/newest", get(newest::newest))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

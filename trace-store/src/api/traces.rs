@@ -105,17 +105,17 @@ pub(super) async fn trace_by_id_v2(
     }
 }
 
-fn protobuf(body: Vec<u8>) -> Response {
+pub(super) fn protobuf(body: Vec<u8>) -> Response {
     ([(CONTENT_TYPE, "application/protobuf")], body).into_response()
 }
 
-fn json(node: &tempo_json::Node) -> Response {
+pub(super) fn json(node: &tempo_json::Node) -> Response {
     let body = serde_json::to_vec(node).unwrap_or_default();
     ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Whether any `Accept` header lists `application/protobuf` (Grafana sends exactly that).
-fn wants_protobuf(headers: &HeaderMap) -> bool {
+pub(super) fn wants_protobuf(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()

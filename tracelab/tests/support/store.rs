@@ -64,34 +64,31 @@ impl StoreProcess {
         }
     }
 
-    /// The trace `trace_id` (32 hex digits) once it has `spans` spans.
+    /// The trace `trace_id` (32 hex digits) once it has `spans` spans, waiting with the
+    /// store's long-poll (`/tracelab/v1/traces/{id}/settled?spans=N`): it answers the moment
+    /// the spans arrive, so there is no polling here.
     pub async fn wait_for_trace(&self, trace_id: &str, spans: usize) -> Vec<FlatSpan> {
-        let client = reqwest::Client::new();
-        let url = format!("http://{}/api/traces/{trace_id}", self.query);
-        let until = Instant::now() + DEADLINE;
-        let mut seen = 0;
-        loop {
-            let response = client
-                .get(&url)
-                .header("Accept", "application/protobuf")
-                .send()
-                .await
-                .unwrap();
-            if response.status() == 200 {
-                let data =
-                    TracesData::decode(response.bytes().await.unwrap()).expect("protobuf trace");
-                let flat = flatten(&data);
-                seen = flat.len();
-                if seen >= spans {
-                    return flat;
-                }
-            }
-            assert!(
-                Instant::now() < until,
-                "trace {trace_id} has {seen} of {spans} spans after {DEADLINE:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let timeout = format!("{}ms", DEADLINE.as_millis());
+        let response = reqwest::Client::new()
+            .get(format!(
+                "http://{}/tracelab/v1/traces/{trace_id}/settled",
+                self.query
+            ))
+            .query(&[("spans", spans.to_string()), ("timeout", timeout)])
+            .header("Accept", "application/protobuf")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        let flat = flatten(&TracesData::decode(body).expect("protobuf trace"));
+        assert_eq!(
+            status,
+            200,
+            "trace {trace_id} has {} of {spans} spans after {DEADLINE:?}",
+            flat.len()
+        );
+        flat
     }
 
     /// The id of the only trace in the store, waiting for it to appear.
@@ -111,6 +108,34 @@ impl StoreProcess {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl StoreProcess {
+    /// Runs `tracelab expect SHAPE --trace ID` against this store, as a CI script would, and
+    /// returns its exit code and output. `shape` is under `tests/shapes/`.
+    pub fn expect(&self, shape: &str, args: &[&str]) -> (i32, String) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/shapes/").to_owned() + shape;
+        let store = format!("http://{}", self.query);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .args(["expect", &path, "--store", &store, "--color", "never"])
+            .args(args)
+            .env_remove("TRACELAB_TOKEN")
+            .output()
+            .expect("tracelab runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap_or(-1), text)
+    }
+
+    /// Asserts that trace `trace_id` has the shape in `tests/shapes/{shape}`, waiting for it.
+    pub fn assert_shape(&self, shape: &str, trace_id: &str) {
+        let wait = format!("{}s", DEADLINE.as_secs());
+        let (code, text) = self.expect(shape, &["--trace", trace_id, "--wait", &wait]);
+        assert_eq!(
+            code, 0,
+            "trace {trace_id} does not have the shape {shape}:\n{text}"
+        );
     }
 }
 

@@ -1,0 +1,306 @@
+//! `tracelab expect`: assert on a trace from any language's CI. It reads a running store over
+//! HTTP (the lab, `tracelab store`, or a test's store), waits for the trace with the store's
+//! long-poll (`/tracelab/v1/traces/{id}/settled`), and compares it with a shape file using the
+//! `trace-expect` crate, so the words of a failure are the Rust API's.
+//!
+//! Exit codes: 0 the trace matches; 1 it does not (the diff on stdout), or it did not arrive
+//! within `--wait`; 2 a bad shape file, bad arguments, or a store that cannot be reached.
+//! `--record ID` prints the shape of a stored trace instead.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{ArgGroup, Args};
+use trace_expect::{Arrival, Failure, FailureKind, Shape, Trace, TraceId};
+
+use crate::cli::{ColorChoice, StoreUrl};
+
+/// The longest one long-poll request asks the store to wait: under the store's own bound
+/// (25 s), so the store's answer, not a timeout, ends each request. Longer `--wait`s ask again.
+const POLL_AT_MOST: Duration = Duration::from_secs(20);
+
+/// The longest `--wait` accepted.
+const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+
+/// Options of `tracelab expect`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["trace", "query", "record"])))]
+#[command(
+    after_help = "Exit codes: 0 the trace matches; 1 it does not, or it did not arrive \
+within --wait (the diff is on stdout); 2 a bad shape file, bad arguments or an unreachable store.
+
+Examples:
+  tracelab expect chain.yaml --trace 4bf92f3577b34da6a3ce929d0e0e4736
+  tracelab expect chain.yaml --query '{ resource.service.name = \"app-c\" }' --wait 30s
+  tracelab expect --record 4bf92f3577b34da6a3ce929d0e0e4736 > chain.yaml"
+)]
+pub struct ExpectArgs {
+    /// The shape file (YAML; `docs/shape.schema.json` describes it).
+    #[arg(required_unless_present = "record", conflicts_with = "record")]
+    pub shape: Option<PathBuf>,
+    /// The trace to check (hex id).
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// A TraceQL query: the newest matching trace is checked.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Print the shape of this stored trace (ids and times left out) instead of checking.
+    #[arg(long, value_name = "ID")]
+    pub record: Option<String>,
+    /// How long to wait for the trace to arrive and settle, like 10s or 1m (at most 1h).
+    #[arg(long, default_value = "10s", value_parser = parse_wait)]
+    pub wait: Duration,
+    /// Print the verdict as JSON (`{"matched": …, "failure": …}`).
+    #[arg(long)]
+    pub json: bool,
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreUrl,
+    /// When to colour the diff.
+    #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// `--wait`: a duration like `10s`, at most [`MAX_WAIT`].
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if wait > MAX_WAIT {
+        return Err(format!("at most {}", humantime::format_duration(MAX_WAIT)));
+    }
+    Ok(wait)
+}
+
+/// Runs `tracelab expect`; returns the exit code (0, 1 or 2, see the module docs).
+pub async fn run(args: ExpectArgs) -> ExitCode {
+    match expect(&args).await {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(failure)) => {
+            if args.json {
+                let json = serde_json::json!({ "matched": false, "failure": failure });
+                println!("{json}");
+            } else {
+                print!("{}", failure.render(args.color.enabled()));
+            }
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("tracelab expect: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `Ok(None)`: success (and what to print was printed); `Ok(Some)`: exit 1; `Err`: exit 2.
+async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
+    let started = Instant::now();
+    let deadline = started + args.wait;
+    let store = LongPoll::new(&args.store)?;
+    if let Some(raw) = &args.record {
+        let id = crate::viewer::parse_trace_id(raw)?;
+        let polled = store.wait(id, None, deadline).await?;
+        let Some(trace) = polled.trace else {
+            let headline = format!(
+                "trace {id}: no span arrived within {}",
+                humantime::format_duration(args.wait)
+            );
+            let mut failure = Failure::new(FailureKind::Timeout, headline);
+            failure.trace_id = Some(id.to_string());
+            return Ok(Some(failure));
+        };
+        if polled.timed_out {
+            eprintln!(
+                "tracelab expect: trace {id} had not settled within {} (a parent is missing, or \
+                 spans kept coming); recording its {} spans as they are",
+                humantime::format_duration(args.wait),
+                trace.spans.len()
+            );
+        }
+        print!("{}", trace_expect::record(&trace).to_yaml());
+        return Ok(None);
+    }
+    let path = args.shape.as_ref().context("a shape file is required")?;
+    let shape = Shape::from_file(path)?;
+    let (id, query) = match (&args.trace, &args.query) {
+        (Some(raw), _) => (crate::viewer::parse_trace_id(raw)?, None),
+        (None, Some(query)) => match store.newest(query, deadline).await? {
+            Some(id) => (id, Some(query.as_str())),
+            None => {
+                let headline = format!(
+                    "no trace matched within {}",
+                    humantime::format_duration(args.wait)
+                );
+                return Ok(Some(
+                    Failure::new(FailureKind::Timeout, headline).with_query(query),
+                ));
+            }
+        },
+        (None, None) => bail!("give --trace ID or --query TRACEQL"),
+    };
+
+    // First until the trace has as many spans as the shape has nodes; if it does not match
+    // then, until it settles (it may still be growing), and judge it as it is.
+    let nodes = shape.node_count().max(1);
+    let mut polled = store.wait(id, Some(nodes), deadline).await?;
+    let matched = |p: &Polled| {
+        p.trace
+            .as_ref()
+            .is_some_and(|t| trace_expect::compare(&shape, t).matches())
+    };
+    if !polled.timed_out && !matched(&polled) {
+        polled = store.wait(id, None, deadline).await?;
+    }
+    let waited = if polled.timed_out {
+        args.wait
+    } else {
+        started.elapsed()
+    };
+    match trace_expect::judge(id, &shape, arrival(&polled, waited)) {
+        Ok(comparison) => {
+            if args.json {
+                let json = serde_json::json!({
+                    "matched": true, "trace_id": id.to_string(), "spans": comparison.spans,
+                });
+                println!("{json}");
+            } else {
+                println!(
+                    "trace {id} matches {} ({} spans)",
+                    path.display(),
+                    comparison.spans
+                );
+            }
+            Ok(None)
+        }
+        Err(failure) => Ok(Some(match query {
+            Some(query) => failure.with_query(query),
+            None => failure,
+        })),
+    }
+}
+
+fn arrival(polled: &Polled, waited: Duration) -> Arrival<'_> {
+    Arrival {
+        trace: polled.trace.as_ref(),
+        timed_out: polled.timed_out,
+        waited,
+    }
+}
+
+/// A trace as one or more long-polls left it.
+struct Polled {
+    trace: Option<Trace>,
+    timed_out: bool,
+}
+
+/// The store's long-poll, `GET /tracelab/v1/traces/{id}/settled`.
+struct LongPoll {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl LongPoll {
+    fn new(store: &StoreUrl) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &store.token {
+            let value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
+                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(POLL_AT_MOST + Duration::from_secs(10))
+            .default_headers(headers)
+            .build()?;
+        Ok(LongPoll {
+            base: store.url.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// The newest trace `query` matches, waiting for one until `deadline` (the store's
+    /// `/tracelab/v1/search/newest`); `None` if none matched in time.
+    async fn newest(&self, query: &str, deadline: Instant) -> anyhow::Result<Option<TraceId>> {
+        let url = format!("{}/tracelab/v1/search/newest", self.base);
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(POLL_AT_MOST);
+            let timeout = format!("{}ms", left.as_millis());
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("q", query), ("timeout", &timeout)])
+                .send()
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the trace store at {} (see --store)",
+                        self.base
+                    )
+                })?;
+            let status = response.status();
+            if !(status.is_success() || status == reqwest::StatusCode::GATEWAY_TIMEOUT) {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status}: {}", body.trim());
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .context("the store's answer is not JSON")?;
+            if let Some(id) = body["traceID"].as_str() {
+                return Ok(Some(crate::viewer::parse_trace_id(id)?));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Trace `id` once it has `spans` spans (or, with `None`, once it settled), asking again
+    /// until `deadline`.
+    async fn wait(
+        &self,
+        id: TraceId,
+        spans: Option<usize>,
+        deadline: Instant,
+    ) -> anyhow::Result<Polled> {
+        let url = format!("{}/tracelab/v1/traces/{id}/settled", self.base);
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(POLL_AT_MOST);
+            let mut query = vec![("timeout", format!("{}ms", left.as_millis()))];
+            if let Some(spans) = spans {
+                query.push(("spans", spans.to_string()));
+            }
+            let response = self
+                .http
+                .get(&url)
+                .query(&query)
+                .header("Accept", "application/protobuf")
+                .send()
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the trace store at {} (see --store)",
+                        self.base
+                    )
+                })?;
+            let status = response.status();
+            if !(status.is_success() || status == reqwest::StatusCode::GATEWAY_TIMEOUT) {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status}: {}", body.trim());
+            }
+            let body = response.bytes().await?;
+            let trace = if body.is_empty() {
+                None
+            } else {
+                Some(Trace::from_protobuf(id, body).context("the store's answer is not a trace")?)
+            };
+            let timed_out = !status.is_success();
+            if !timed_out || Instant::now() >= deadline {
+                return Ok(Polled { trace, timed_out });
+            }
+        }
+    }
+}

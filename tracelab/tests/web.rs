@@ -3,11 +3,24 @@
 //! what it draws with `data-*` attributes (`data-span-id`, `data-service`, `data-error`,
 //! `data-trace-id`, `data-state`) so these assertions need no HTML parser.
 //!
+//! Chromium takes no clicks here, so every state the tests look at is reached through the URL
+//! (sort, time range, collapsed spans, zoom, larger text), which is also how people share a view.
+//! The search page, the trace view's tools and the metrics panel are tested against traces
+//! posted as OTLP JSON with known shapes and times (`web/dataset.rs`).
+//!
 //! Chromium is required, not optional: without it this test fails and says how to install it.
 //! `TRACELAB_WEB_SCREENSHOT=<path>` also saves a 1280×800 screenshot of the error trace (how
 //! `docs/web-viewer.png` is made).
 
 mod support;
+#[path = "web/dataset.rs"]
+mod dataset;
+#[path = "web/metrics_panel.rs"]
+mod metrics_panel;
+#[path = "web/search_page.rs"]
+mod search_page;
+#[path = "web/trace_tools.rs"]
+mod trace_tools;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -198,6 +211,11 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
         .map(|n| format!("{} {} {n} false", ids[n], services[n]))
         .collect();
     assert_eq!(shape, want);
+    // Each row's kind; a chain is one line of calls, so every span is on the critical path.
+    let kinds = rows_as(&dom, ["data-kind", "data-critical"]);
+    let want = ["server", "client", "server", "client", "server"].map(|k| format!("{k} true"));
+    assert_eq!(kinds, want);
+    assert_eq!(text_after(&dom, "id=\"critical-count\"><dt>Critical path</dt><dd"), "5 spans");
     assert_eq!(text_after(&dom, "id=\"span-count\"><dt>Spans</dt><dd"), "5");
     assert!(!dom.contains("✗ error"), "no error marks on a good trace");
     // The detail panel shows the selected span: ids in hex, typed attributes, its resource.
@@ -268,7 +286,7 @@ async fn error_spans_are_marked_and_their_events_shown() {
     assert_eq!(page_state(&dom), ("trace".into(), "ready".into()), "{dom}");
     let shape = rows_as(&dom, ["data-service", "data-error", "class"]);
     // The four spans that saw the failure, all marked; the last one selected.
-    let row = |service| format!("{service} true row span-row error");
+    let row = |service| format!("{service} true row span-row error critical");
     let mut want = ["app-a", "app-a", "app-b", "app-b"].map(row);
     want[3] += " selected";
     assert_eq!(shape, want);

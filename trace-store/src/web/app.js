@@ -1,13 +1,21 @@
 // The viewer's entry point: hash routing between the search view and the trace view.
 //
-//   #/search?q=<TraceQL>&limit=<n>   search (also the default for an empty hash)
-//   #/trace/<32 hex>[?span=<16 hex>]  one trace, optionally with a span selected
+//   #/search?q=<TraceQL>&limit=<n>[&since=|&start=&end=][&sort=&dir=]
+//                                    search (also the default for an empty hash)
+//   #/trace/<32 hex>[?span=<16 hex>][&collapse=<ids>][&zoom=<from>-<to>]
+//                                    one trace, optionally with a span selected
+//   #/metrics?q=<TraceQL metrics>[&since=1h][&step=<duration>]
+//                                    a TraceQL metrics query drawn as line charts
+//
+// `?text=large` (or the "A+" button, remembered per browser) sets larger text for projectors.
 //
 // State lives in the URL so that any view can be shared or reloaded as is. The hash (not the
 // path) carries it because the server only serves `/`, and a hash change never reloads.
 
 import { renderSearch } from './search.js';
 import { renderTrace } from './trace.js';
+import { renderMetrics } from './metrics.js';
+import { searchHash } from './nav.js';
 
 const view = document.getElementById('view');
 const form = document.getElementById('search-form');
@@ -27,10 +35,19 @@ function parseHash() {
   return { path: path || '/search', params: new URLSearchParams(query) };
 }
 
-/** The hash for a search, in one canonical form so equal searches compare equal. */
-function searchHash(q, limit) {
-  const params = new URLSearchParams({ q, limit: String(limit) });
-  return `#/search?${params}`;
+const LARGE_KEY = 'tracelab.large-text';
+const largeButton = document.getElementById('large-text');
+
+/** Larger text for projectors: a class on <html> that the style sheet scales everything by. */
+function setLarge(on, remember) {
+  document.documentElement.classList.toggle('large', on);
+  largeButton.setAttribute('aria-pressed', String(on));
+  if (!remember) return;
+  try {
+    localStorage.setItem(LARGE_KEY, on ? '1' : '');
+  } catch {
+    // Storage disabled: the setting lasts until the page reloads.
+  }
 }
 
 /** Swap the content of <main> and tell tests and CSS what it shows. */
@@ -50,35 +67,61 @@ function context(name) {
     replaceHash(hash) {
       history.replaceState(null, '', hash);
     },
+    // Controls that change what a view shows (sort, filters, zoom) go through the URL.
+    navigate(hash) {
+      if (location.hash === hash) route();
+      else location.hash = hash;
+    },
   };
 }
 
 function route() {
   const { path, params } = parseHash();
+  if (params.get('text') === 'large') setLarge(true, false);
+  for (const link of document.querySelectorAll('.nav a')) {
+    link.classList.toggle('current', link.dataset.view === path.replace(/^\//, '').split('/')[0]);
+  }
   const trace = path.match(/^\/trace\/([0-9a-fA-F]{1,32})$/);
   if (trace) {
     document.title = `trace ${trace[1]} · tracelab`;
-    renderTrace(context('trace'), trace[1], params.get('span') || '');
+    renderTrace(context('trace'), trace[1], params);
     return;
   }
-  const q = params.get('q') || '{}';
-  const limit = Number.parseInt(params.get('limit') || '', 10) || 20;
-  queryInput.value = q;
-  limitInput.value = String(limit);
+  if (path === '/metrics') {
+    document.title = 'metrics · tracelab';
+    renderMetrics(context('metrics'), params);
+    return;
+  }
+  queryInput.value = params.get('q') || '{}';
+  limitInput.value = params.get('limit') || '20';
   document.title = 'search · tracelab';
-  lastSearch = searchHash(q, limit);
-  renderSearch(context('search'), q, limit);
+  lastSearch = searchHash(params);
+  renderSearch(context('search'), params);
 }
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
-  const hash = searchHash(queryInput.value.trim() || '{}', limitInput.value || 20);
+  // A new query keeps the time range and the sort of the search on screen.
+  const { path, params } = parseHash();
+  const next = path === '/search' ? params : new URLSearchParams();
+  next.set('q', queryInput.value.trim() || '{}');
+  next.set('limit', limitInput.value || '20');
+  const hash = searchHash(next);
   if (location.hash === hash) {
     route(); // Same search again: the hash does not change, so run it by hand.
   } else {
     location.hash = hash;
   }
 });
+
+largeButton.addEventListener('click', () => {
+  setLarge(!document.documentElement.classList.contains('large'), true);
+});
+try {
+  if (localStorage.getItem(LARGE_KEY)) setLarge(true, false);
+} catch {
+  // Storage disabled: normal text.
+}
 
 window.addEventListener('hashchange', route);
 route();

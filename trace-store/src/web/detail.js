@@ -4,7 +4,7 @@
 import { anyValue, base64ToHex, el, formatDuration, formatTime, nanos } from './util.js';
 
 /** `SPAN_KIND_SERVER` → `server`. */
-function kindName(kind) {
+export function kindName(kind) {
   return kind ? String(kind).replace(/^SPAN_KIND_/, '').toLowerCase() : 'unspecified';
 }
 

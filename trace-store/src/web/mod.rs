@@ -7,7 +7,7 @@
 //!
 //! The page is plain HTML, CSS and JavaScript modules, compiled into the binary with
 //! `include_str!`, so nothing is built or read from disk at run time. It talks to the same
-//! `/api/search` and `/api/traces/{id}` endpoints as Grafana, from the same origin.
+//! `/api/search`, `/api/traces/{id}`, tag-values and `/api/metrics/query_range` endpoints as Grafana, from the same origin.
 //! The page and its assets are public even when the store has a token (see `auth.rs`); the
 //! API is not, so on a 401 the page asks for the token and sends it as a Bearer header.
 //!
@@ -75,6 +75,26 @@ const ASSETS: &[Asset] = &[
         name: "util.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("util.js"),
+    },
+    Asset {
+        name: "tree.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("tree.js"),
+    },
+    Asset {
+        name: "chart.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("chart.js"),
+    },
+    Asset {
+        name: "metrics.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("metrics.js"),
+    },
+    Asset {
+        name: "nav.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("nav.js"),
     },
     Asset {
         name: "style.css",

@@ -52,6 +52,26 @@ async fn every_file_has_its_media_type_csp_and_cache_policy() {
             "text/javascript; charset=utf-8",
             "export",
         ),
+        (
+            "/assets/tree.js",
+            "text/javascript; charset=utf-8",
+            "export",
+        ),
+        (
+            "/assets/chart.js",
+            "text/javascript; charset=utf-8",
+            "export",
+        ),
+        (
+            "/assets/metrics.js",
+            "text/javascript; charset=utf-8",
+            "export",
+        ),
+        (
+            "/assets/nav.js",
+            "text/javascript; charset=utf-8",
+            "export",
+        ),
         ("/assets/style.css", "text/css; charset=utf-8", "body"),
     ];
     for (path, content_type, start_of_body) in cases {
@@ -142,4 +162,20 @@ fn etags_change_with_the_content() {
     assert_eq!(etag("a"), etag("a"));
     assert_ne!(etag("a"), etag("b"));
     assert_eq!(etag("").len(), 18, "16 hex digits in quotes");
+}
+
+/// Every module a script imports is one the server has: a missing one would only show as a
+/// blank page in a browser.
+#[test]
+fn every_imported_module_is_served() {
+    for asset in super::ASSETS {
+        for piece in asset.body.split(" from './").skip(1) {
+            let name = &piece[..piece.find('\'').unwrap_or(0)];
+            assert!(
+                super::ASSETS.iter().any(|a| a.name == name),
+                "{} imports {name:?}, which is not served",
+                asset.name
+            );
+        }
+    }
 }

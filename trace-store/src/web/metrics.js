@@ -1,0 +1,82 @@
+// The metrics panel: a TraceQL metrics query (`{ } | rate() by (resource.service.name)`) run
+// against /api/metrics/query_range, drawn as a line chart with one SVG path per series and a
+// legend from the series' labels. The store's error text (a 400 for a query it cannot run) is
+// shown as written. State is in the URL: #/metrics?q=&since=&step=.
+
+import { el, anyValue, getJson, tokenForm } from './util.js';
+import { lineChart } from './chart.js';
+import { sinceSeconds } from './search.js';
+
+export const DEFAULT_METRICS_QUERY = '{ } | rate() by (resource.service.name)';
+const RANGES = [['5m', 'last 5 minutes'], ['15m', 'last 15 minutes'], ['1h', 'last hour'],
+  ['6h', 'last 6 hours'], ['24h', 'last 24 hours']];
+
+export async function renderMetrics(ctx, params) {
+  const q = params.get('q') || DEFAULT_METRICS_QUERY;
+  const since = sinceSeconds(params.get('since')) ? params.get('since') : '15m';
+  const step = params.get('step') || '';
+
+  const input = el('input', { id: 'metrics-q', type: 'text', spellcheck: 'false', value: q });
+  const range = el('select', { id: 'metrics-range', 'aria-label': 'Time range' },
+    RANGES.map(([value, text]) => el('option', { value, selected: value === since }, text)));
+  const stepInput = el('input', { id: 'metrics-step', type: 'text', placeholder: 'auto', value: step, size: 6 });
+  const form = el('form', { class: 'metrics-form', id: 'metrics-form', autocomplete: 'off' },
+    el('label', { for: 'metrics-q' }, 'TraceQL metrics'), input,
+    el('label', { for: 'metrics-range' }, 'Range'), range,
+    el('label', { for: 'metrics-step' }, 'Step'), stepInput,
+    el('button', { type: 'submit' }, 'Run'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams({ q: input.value.trim() || DEFAULT_METRICS_QUERY, since: range.value });
+    if (stepInput.value.trim()) next.set('step', stepInput.value.trim());
+    ctx.navigate(`#/metrics?${next}`);
+  });
+  const status = el('p', { class: 'status', id: 'metrics-status' }, 'Querying…');
+  ctx.view.append(el('h1', {}, 'Metrics'), form, status);
+
+  const end = Math.ceil(Date.now() / 1000);
+  const query = { q, start: String(end - sinceSeconds(since)), end: String(end) };
+  if (step) query.step = step;
+  let body;
+  try {
+    body = await getJson(`/api/metrics/query_range?${new URLSearchParams(query)}`);
+  } catch (error) {
+    if (!ctx.current()) return;
+    status.replaceWith(error.status === 401 ? tokenForm(error) : el('div',
+      { class: 'error-box', id: 'metrics-error', role: 'alert', 'data-status': error.status || '' },
+      el('strong', {}, error.status ? `The query failed (HTTP ${error.status}):` : 'The query failed:'),
+      el('pre', { class: 'error-text' }, error.message)));
+    ctx.done(error.status === 401 ? 'auth' : 'error');
+    return;
+  }
+  if (!ctx.current()) return;
+
+  const series = (Array.isArray(body.series) ? body.series : []).map((s) => ({
+    label: seriesLabel(s.labels),
+    points: (s.samples || [])
+      .map((p) => [Number(p.timestampMs), Number(p.value)])
+      .filter((p) => Number.isFinite(p[0]))
+      .sort((a, b) => a[0] - b[0]),
+  }));
+  const partial = body.status === 'partial' || body.status === 'PARTIAL';
+  if (partial) {
+    ctx.view.append(el('div', { class: 'error-box', id: 'metrics-partial', role: 'status' },
+      `Partial answer: ${body.message || 'the store cut the result'}`));
+  }
+  if (series.length === 0) {
+    status.textContent = 'No series: no spans matched in this range.';
+    status.id = 'metrics-empty';
+    ctx.done('ready');
+    return;
+  }
+  status.textContent = series.length === 1 ? '1 series' : `${series.length} series`;
+  ctx.view.append(el('figure', { class: 'metrics-chart', id: 'metrics-chart', 'data-series-count': String(series.length) },
+    lineChart(series)));
+  ctx.done('ready');
+}
+
+/** `{key="value", …}` from Tempo's labels (OTLP KeyValue JSON); `{}` for a series without. */
+function seriesLabel(labels) {
+  const parts = (labels || []).map((kv) => `${kv.key}=${JSON.stringify(anyValue(kv.value)[1])}`);
+  return `{${parts.join(', ')}}`;
+}

@@ -12,13 +12,13 @@
 //! `TRACELAB_WEB_SCREENSHOT=<path>` also saves a 1280×800 screenshot of the error trace (how
 //! `docs/web-viewer.png` is made).
 
-mod support;
 #[path = "web/dataset.rs"]
 mod dataset;
 #[path = "web/metrics_panel.rs"]
 mod metrics_panel;
 #[path = "web/search_page.rs"]
 mod search_page;
+mod support;
 #[path = "web/trace_tools.rs"]
 mod trace_tools;
 
@@ -215,7 +215,10 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
     let kinds = rows_as(&dom, ["data-kind", "data-critical"]);
     let want = ["server", "client", "server", "client", "server"].map(|k| format!("{k} true"));
     assert_eq!(kinds, want);
-    assert_eq!(text_after(&dom, "id=\"critical-count\"><dt>Critical path</dt><dd"), "5 spans");
+    assert_eq!(
+        text_after(&dom, "id=\"critical-count\"><dt>Critical path</dt><dd"),
+        "5 spans"
+    );
     assert_eq!(text_after(&dom, "id=\"span-count\"><dt>Spans</dt><dd"), "5");
     assert!(!dom.contains("✗ error"), "no error marks on a good trace");
     // The detail panel shows the selected span: ids in hex, typed attributes, its resource.

@@ -118,6 +118,8 @@ export async function renderTrace(ctx, rawId, params) {
         event.preventDefault();
         const next = rows[i + (event.key === 'ArrowDown' ? 1 : -1)];
         if (next) next.focus();
+      } else if (event.key === 'z') {
+        zoomTo(spans[i]);
       } else if ((event.key === 'ArrowLeft' || event.key === 'ArrowRight') && twisty) {
         event.preventDefault();
         if ((event.key === 'ArrowLeft') !== collapsed.has(spans[i].id)) toggle(spans[i], row);
@@ -158,7 +160,7 @@ function zoomBar(trace, zoom, ctx, hashFor) {
   const { from, to, zoomed } = trace.window;
   const text = zoomed
     ? `Showing ${formatDuration(from)} – ${formatDuration(to)} of ${formatDuration(trace.duration)}`
-    : 'Whole trace. Double-click a span to zoom to it.';
+    : 'Whole trace. Double-click a span (or press z on it) to zoom to it.';
   const reset = el('button', { type: 'button', id: 'zoom-reset', disabled: !zoomed }, 'Whole trace');
   reset.addEventListener('click', () => ctx.navigate(hashFor({ zoom: '' })));
   return el('p', { class: 'zoom-bar', id: 'zoom-bar', 'data-zoomed': String(zoomed) },

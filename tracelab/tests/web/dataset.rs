@@ -126,13 +126,27 @@ pub(crate) async fn post(store: &StoreProcess, t: u8, start_ns: u64, spans: &[Sp
 pub(crate) fn tree_trace() -> Vec<Span> {
     let ms = 1000;
     vec![
-        span(1, None, "svc-x", SERVER).at(0, 2000 * ms).named("GET /tree"),
-        span(2, Some(1), "svc-x", CLIENT).at(0, 800 * ms).named("call a"),
-        span(3, Some(1), "svc-x", INTERNAL).at(200 * ms, 700 * ms).named("side work"),
-        span(4, Some(1), "svc-y", SERVER).at(900 * ms, 1800 * ms).named("handle"),
-        span(5, Some(4), "svc-y", CLIENT).at(1000 * ms, 1200 * ms).named("query"),
-        span(6, Some(4), "svc-y", CLIENT).at(1400 * ms, 1760 * ms).named("publish"),
-        span(7, Some(5), "svc-y", INTERNAL).at(1100 * ms, 1100 * ms + 5).named("tiny"),
+        span(1, None, "svc-x", SERVER)
+            .at(0, 2000 * ms)
+            .named("GET /tree"),
+        span(2, Some(1), "svc-x", CLIENT)
+            .at(0, 800 * ms)
+            .named("call a"),
+        span(3, Some(1), "svc-x", INTERNAL)
+            .at(200 * ms, 700 * ms)
+            .named("side work"),
+        span(4, Some(1), "svc-y", SERVER)
+            .at(900 * ms, 1800 * ms)
+            .named("handle"),
+        span(5, Some(4), "svc-y", CLIENT)
+            .at(1000 * ms, 1200 * ms)
+            .named("query"),
+        span(6, Some(4), "svc-y", CLIENT)
+            .at(1400 * ms, 1760 * ms)
+            .named("publish"),
+        span(7, Some(5), "svc-y", INTERNAL)
+            .at(1100 * ms, 1100 * ms + 5)
+            .named("tiny"),
     ]
 }
 
@@ -150,21 +164,34 @@ pub(crate) async fn load(store: &StoreProcess) -> u64 {
     let old = unix_nanos_ago(Duration::from_secs(2 * 86_400));
     let ms = 1000;
     let t1 = [
-        span(1, None, "svc-x", SERVER).at(0, 200 * ms).named("GET /one"),
+        span(1, None, "svc-x", SERVER)
+            .at(0, 200 * ms)
+            .named("GET /one"),
         span(2, Some(1), "svc-x", CLIENT).at(10 * ms, 150 * ms),
         span(3, Some(2), "svc-y", SERVER).at(20 * ms, 140 * ms),
     ];
     let t2 = [
-        span(1, None, "svc-y", SERVER).at(0, 50 * ms).named("GET /two").failed(),
-        span(2, Some(1), "svc-y", CLIENT).at(1 * ms, 40 * ms).failed(),
+        span(1, None, "svc-y", SERVER)
+            .at(0, 50 * ms)
+            .named("GET /two")
+            .failed(),
+        span(2, Some(1), "svc-y", CLIENT)
+            .at(ms, 40 * ms)
+            .failed(),
         span(3, Some(1), "svc-y", INTERNAL).at(2 * ms, 3 * ms),
         span(4, Some(2), "svc-x", SERVER).at(5 * ms, 30 * ms),
         span(5, Some(2), "svc-x", INTERNAL).at(31 * ms, 35 * ms),
     ];
-    let t3 = [span(1, None, "svc-x", SERVER).at(0, 3000 * ms).named("GET /three")];
+    let t3 = [span(1, None, "svc-x", SERVER)
+        .at(0, 3000 * ms)
+        .named("GET /three")];
     let t4 = [
-        span(1, None, "svc-x", SERVER).at(0, 10 * ms).named("GET /four"),
-        span(2, Some(1), "svc-x", CLIENT).at(1 * ms, 9 * ms).failed(),
+        span(1, None, "svc-x", SERVER)
+            .at(0, 10 * ms)
+            .named("GET /four"),
+        span(2, Some(1), "svc-x", CLIENT)
+            .at(ms, 9 * ms)
+            .failed(),
     ];
     post(store, 1, recent, &t1).await;
     post(store, 2, recent + 1_000_000, &t2).await;

@@ -11,10 +11,22 @@ const DEFAULT: &str = "{ } | rate() by (resource.service.name)";
 
 /// The store's own answer to `q` over the last hour: status and body.
 async fn api(store: &StoreProcess, q: &str) -> (u16, String) {
-    let end = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let end = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let url = format!("http://{}/api/metrics/query_range", store.query);
-    let query = [("q", q.to_owned()), ("start", (end - 3600).to_string()), ("end", end.to_string())];
-    let response = reqwest::Client::new().get(url).query(&query).send().await.unwrap();
+    let query = [
+        ("q", q.to_owned()),
+        ("start", (end - 3600).to_string()),
+        ("end", end.to_string()),
+    ];
+    let response = reqwest::Client::new()
+        .get(url)
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -23,7 +35,11 @@ fn page(store: &StoreProcess, q: Option<&str>) -> String {
         let encoded: String = q.bytes().map(|b| format!("%{b:02X}")).collect();
         format!("&q={encoded}")
     });
-    let url = format!("http://{}/#/metrics?since=1h{}", store.query, q.unwrap_or_default());
+    let url = format!(
+        "http://{}/#/metrics?since=1h{}",
+        store.query,
+        q.unwrap_or_default()
+    );
     dump_dom(&url)
 }
 
@@ -40,8 +56,15 @@ async fn metrics_panel_draws_a_path_per_series_and_shows_errors() {
     assert_eq!(series.len(), 2, "svc-x and svc-y: {body}");
 
     let dom = page(&store, None);
-    assert_eq!(page_state(&dom), ("metrics".into(), "ready".into()), "{dom}");
-    let input = tags_with(&dom, "id").into_iter().find(|t| t["id"] == "metrics-q").unwrap();
+    assert_eq!(
+        page_state(&dom),
+        ("metrics".into(), "ready".into()),
+        "{dom}"
+    );
+    let input = tags_with(&dom, "id")
+        .into_iter()
+        .find(|t| t["id"] == "metrics-q")
+        .unwrap();
     assert_eq!(input["value"], DEFAULT);
     let paths = tags_with(&dom, "data-series");
     let paths: Vec<_> = paths.iter().filter(|p| p.contains_key("d")).collect();
@@ -51,15 +74,25 @@ async fn metrics_panel_draws_a_path_per_series_and_shows_errors() {
         assert!(path["data-points"].parse::<u32>().unwrap() > 0);
     }
     let legend = &dom[dom.find("id=\"legend\"").expect("a legend")..];
-    assert!(legend.contains("resource.service.name=\"svc-x\""), "{legend}");
-    assert!(legend.contains("resource.service.name=\"svc-y\""), "{legend}");
+    assert!(
+        legend.contains("resource.service.name=\"svc-x\""),
+        "{legend}"
+    );
+    assert!(
+        legend.contains("resource.service.name=\"svc-y\""),
+        "{legend}"
+    );
 
     // A query the store refuses: its 400 text, as written, and no chart.
     let bad = "{ } | no_such_function()";
     let (status, body) = api(&store, bad).await;
     assert_eq!(status, 400, "{body}");
     let dom = page(&store, Some(bad));
-    assert_eq!(page_state(&dom), ("metrics".into(), "error".into()), "{dom}");
+    assert_eq!(
+        page_state(&dom),
+        ("metrics".into(), "error".into()),
+        "{dom}"
+    );
     assert_eq!(text_after(&dom, "class=\"error-text\""), body.trim());
     assert!(!dom.contains("id=\"metrics-chart\""));
 }

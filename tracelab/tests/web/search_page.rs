@@ -36,7 +36,12 @@ async fn search_shows_counts_sorts_filters_and_a_histogram() {
     let rows = tags_with(&dom, "data-spans");
     let counts: HashMap<String, String> = rows
         .iter()
-        .map(|r| (r["data-trace-id"].clone(), format!("{} {}", r["data-spans"], r["data-errors"])))
+        .map(|r| {
+            (
+                r["data-trace-id"].clone(),
+                format!("{} {}", r["data-spans"], r["data-errors"]),
+            )
+        })
         .collect();
     let want = [(1, "3 0"), (2, "5 2"), (3, "1 0"), (4, "2 1"), (5, "7 0")];
     let want: HashMap<String, String> = want.map(|(t, c)| (trace_id(t), c.into())).into();
@@ -50,14 +55,27 @@ async fn search_shows_counts_sorts_filters_and_a_histogram() {
         b["data-from-ns"].parse::<u64>().unwrap() <= ns
             && ns < b["data-to-ns"].parse::<u64>().unwrap()
     };
-    let three_s = bars.iter().find(|b| holds(b, 3_000_000_000)).expect("a bucket for 3 s");
+    let three_s = bars
+        .iter()
+        .find(|b| holds(b, 3_000_000_000))
+        .expect("a bucket for 3 s");
     assert_eq!(count(three_s), 1);
 
     // Sorting, through the URL the column headers link to.
-    assert_eq!(order(&ready(&store, "&sort=duration&dir=asc")), [4, 2, 1, 5, 3]);
-    assert_eq!(order(&ready(&store, "&sort=duration&dir=desc")), [3, 5, 1, 2, 4]);
+    assert_eq!(
+        order(&ready(&store, "&sort=duration&dir=asc")),
+        [4, 2, 1, 5, 3]
+    );
+    assert_eq!(
+        order(&ready(&store, "&sort=duration&dir=desc")),
+        [3, 5, 1, 2, 4]
+    );
     let dom = ready(&store, "&sort=spans");
-    assert_eq!(order(&dom), [5, 2, 1, 4, 3], "spans sort descending by default");
+    assert_eq!(
+        order(&dom),
+        [5, 2, 1, 4, 3],
+        "spans sort descending by default"
+    );
     let header = tags_with(&dom, "data-sort");
     let spans_header = header.iter().find(|h| h["data-sort"] == "spans").unwrap();
     assert_eq!(spans_header["aria-sort"], "descending");
@@ -72,7 +90,10 @@ async fn search_shows_counts_sorts_filters_and_a_histogram() {
     let dom = ready(&store, &custom);
     assert_eq!(order(&dom), [4]);
     let range = &tags_with(&dom, "data-custom-range")[0];
-    assert!(!range.contains_key("hidden"), "the custom inputs show: {range:?}");
+    assert!(
+        !range.contains_key("hidden"),
+        "the custom inputs show: {range:?}"
+    );
 
     // The pickers list the tag values the store has.
     let pickers = tags_with(&dom, "data-tag");
@@ -86,7 +107,10 @@ async fn search_shows_counts_sorts_filters_and_a_histogram() {
         .iter()
         .map(|o| o["data-option"].clone())
         .collect();
-    assert!(options.starts_with(&["svc-x".into(), "svc-y".into()]), "{options:?}");
+    assert!(
+        options.starts_with(&["svc-x".into(), "svc-y".into()]),
+        "{options:?}"
+    );
 
     // Larger text for a projector, from the URL.
     let dom = ready(&store, "&text=large");

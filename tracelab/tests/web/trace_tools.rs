@@ -18,13 +18,19 @@ fn view(store: &StoreProcess, params: &str) -> String {
 /// Row span numbers (1..=7 of trace 5) in the page's order.
 fn numbers(dom: &str) -> Vec<u8> {
     let number = |id: &str| (1..=7).find(|n| span_id(5, *n) == id).expect(id);
-    rows_as(dom, ["data-span-id"]).iter().map(|id| number(id)).collect()
+    rows_as(dom, ["data-span-id"])
+        .iter()
+        .map(|id| number(id))
+        .collect()
 }
 
 /// The span numbers whose rows are hidden.
 fn hidden(dom: &str) -> Vec<u8> {
     let rows = tags_with(dom, "data-service");
-    let hidden = rows.iter().zip(numbers(dom)).filter(|(r, _)| r.contains_key("hidden"));
+    let hidden = rows
+        .iter()
+        .zip(numbers(dom))
+        .filter(|(r, _)| r.contains_key("hidden"));
     hidden.map(|(_, n)| n).collect()
 }
 
@@ -56,7 +62,10 @@ async fn trace_view_marks_kinds_and_critical_path_collapses_and_zooms() {
     let dom = view(&store, &format!("?collapse={}", span_id(5, 4)));
     assert_eq!(hidden(&dom), [5, 7, 6]);
     let rows = tags_with(&dom, "data-collapsed");
-    let collapsed: Vec<_> = rows.iter().filter(|r| r["data-collapsed"] == "true").collect();
+    let collapsed: Vec<_> = rows
+        .iter()
+        .filter(|r| r["data-collapsed"] == "true")
+        .collect();
     assert_eq!(collapsed.len(), 1);
     assert_eq!(collapsed[0]["data-span-id"], span_id(5, 4));
     let dom = view(&store, &format!("?collapse={}", span_id(5, 5)));

@@ -132,7 +132,8 @@ export async function renderTrace(ctx, rawId, params) {
     header(trace, services, critical.size),
     zoomBar(trace, params.get('zoom'), ctx, hashFor),
     el('div', { class: 'trace-layout' },
-      el('section', { class: 'waterfall', id: 'waterfall', 'aria-label': 'Spans' }, axis(trace), rows),
+      el('section', { class: 'waterfall', id: 'waterfall', 'aria-label': 'Spans' },
+        axis(trace, (zoom) => ctx.navigate(hashFor({ zoom }))), rows),
       detail),
   );
   const chosen = spans.find((s) => s.id === selectedSpan.toLowerCase());
@@ -186,8 +187,11 @@ function fact(term, value, id) {
   return el('div', { class: 'fact', id }, el('dt', {}, term), el('dd', {}, value));
 }
 
-/** The time axis above the bars: offsets from the trace start at every quarter of the window. */
-function axis(trace) {
+/**
+ * The time axis above the bars: offsets from the trace start at every quarter of the window.
+ * Dragging across it zooms to the range dragged (`onZoom` gets `<from ns>-<to ns>`).
+ */
+function axis(trace, onZoom) {
   const { from, to, zoomed } = trace.window;
   // Zoomed in, three digits of the offset from the trace start would print one number five
   // times (1.1 s); the ticks after the first say how far past the window's start they are.
@@ -200,8 +204,47 @@ function axis(trace) {
   return el('div', { class: 'row axis', 'aria-hidden': 'true' },
     el('span', { class: 'col-service' }, 'Service'),
     el('span', { class: 'col-name' }, 'Span'),
-    el('span', { class: 'col-track' }, ticks),
+    dragToZoom(el('span', { class: 'col-track', title: 'Drag to zoom' }, ticks), trace.window, onZoom),
     el('span', { class: 'col-duration' }, 'Duration'));
+}
+
+/** Mouse drag on `track` selects a range of the `shown` window; under 4 px is a click. */
+function dragToZoom(track, shown, onZoom) {
+  const band = el('span', { class: 'drag-band', hidden: true });
+  track.append(band);
+  let from = null;
+  const at = (event) => {
+    const box = track.getBoundingClientRect();
+    return Math.min(Math.max(event.clientX - box.left, 0), box.width);
+  };
+  const draw = (a, b) => {
+    band.hidden = false;
+    band.style.left = `${Math.min(a, b)}px`;
+    band.style.width = `${Math.abs(b - a)}px`;
+  };
+  track.addEventListener('mousedown', (event) => {
+    event.preventDefault();
+    from = at(event);
+    draw(from, from);
+  });
+  track.addEventListener('mousemove', (event) => {
+    if (from !== null) draw(from, at(event));
+  });
+  const finish = (event) => {
+    if (from === null) return;
+    const to = at(event);
+    const width = track.getBoundingClientRect().width;
+    band.hidden = true;
+    const [a, b] = [Math.min(from, to), Math.max(from, to)];
+    from = null;
+    if (b - a < 4 || width <= 0) return;
+    const span = shown.to - shown.from;
+    const ns = (x) => Math.round(shown.from + (span * x) / width);
+    onZoom(`${ns(a)}-${Math.max(ns(b), ns(a) + 1)}`);
+  };
+  track.addEventListener('mouseup', finish);
+  track.addEventListener('mouseleave', finish);
+  return track;
 }
 
 function spanRow(span, trace, collapsed) {

@@ -120,8 +120,18 @@ function filterBar(params, ctx) {
   const custom = el('span', { class: 'custom-range', 'data-custom-range': '', hidden: since !== 'custom' },
     el('label', { for: 'range-start' }, 'from'), startInput,
     el('label', { for: 'range-end' }, 'to'), endInput);
-  const service = picker('service-picker', 'service', 'resource.service.name');
-  const name = picker('name-picker', 'span name', 'name');
+  // The pickers show the values of a query they wrote (or one written the same way).
+  const q = params.get('q') || '';
+  const current = (field) => {
+    const m = new RegExp(`(?:^|[{&\\s])${field.replaceAll('.', '\\.')}\\s*=\\s*("(?:[^"\\\\]|\\\\.)*")`).exec(q);
+    try {
+      return m ? JSON.parse(m[1]) : '';
+    } catch {
+      return '';
+    }
+  };
+  const service = picker('service-picker', 'service', 'resource.service.name', current('resource.service.name'));
+  const name = picker('name-picker', 'span name', 'name', current('name'));
 
   const go = () => {
     const next = new URLSearchParams(params);
@@ -154,11 +164,12 @@ function filterBar(params, ctx) {
 }
 
 /** A select filled from /api/v2/search/tag/{tag}/values; choosing a value writes the query. */
-function picker(id, what, tag) {
+function picker(id, what, tag, selected) {
   const select = el('select', { id, 'data-tag': tag }, el('option', { value: '' }, `any ${what}`));
   getJson(`/api/v2/search/tag/${encodeURIComponent(tag)}/values`).then((body) => {
     const values = (body.tagValues || []).map((v) => (typeof v === 'string' ? v : v.value));
-    values.sort().forEach((v) => select.append(el('option', { value: v, 'data-option': v }, v)));
+    values.sort().forEach((v) => select.append(
+      el('option', { value: v, 'data-option': v, selected: v === selected }, v)));
     select.dataset.loaded = String(values.length);
   }).catch((error) => {
     select.dataset.loaded = 'error';

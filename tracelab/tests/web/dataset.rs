@@ -175,9 +175,7 @@ pub(crate) async fn load(store: &StoreProcess) -> u64 {
             .at(0, 50 * ms)
             .named("GET /two")
             .failed(),
-        span(2, Some(1), "svc-y", CLIENT)
-            .at(ms, 40 * ms)
-            .failed(),
+        span(2, Some(1), "svc-y", CLIENT).at(ms, 40 * ms).failed(),
         span(3, Some(1), "svc-y", INTERNAL).at(2 * ms, 3 * ms),
         span(4, Some(2), "svc-x", SERVER).at(5 * ms, 30 * ms),
         span(5, Some(2), "svc-x", INTERNAL).at(31 * ms, 35 * ms),
@@ -189,9 +187,7 @@ pub(crate) async fn load(store: &StoreProcess) -> u64 {
         span(1, None, "svc-x", SERVER)
             .at(0, 10 * ms)
             .named("GET /four"),
-        span(2, Some(1), "svc-x", CLIENT)
-            .at(ms, 9 * ms)
-            .failed(),
+        span(2, Some(1), "svc-x", CLIENT).at(ms, 9 * ms).failed(),
     ];
     post(store, 1, recent, &t1).await;
     post(store, 2, recent + 1_000_000, &t2).await;

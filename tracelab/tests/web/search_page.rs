@@ -112,6 +112,22 @@ async fn search_shows_counts_sorts_filters_and_a_histogram() {
         "{options:?}"
     );
 
+    // A query a picker wrote (here by hand) shows as the picker's choice, and finds svc-y's root.
+    let dom = dump_dom(&format!(
+        "http://{}/#/search?q={}&limit=20",
+        store.query, "%7B%20resource.service.name%20%3D%20%22svc-y%22%20%7D"
+    ));
+    assert_eq!(page_state(&dom), ("search".into(), "ready".into()), "{dom}");
+    let chosen: Vec<_> = tags_with(&dom, "data-option")
+        .into_iter()
+        .filter(|o| o.contains_key("selected"))
+        .map(|o| o["data-option"].clone())
+        .collect();
+    assert_eq!(chosen, ["svc-y"]);
+    let mut found = order(&dom);
+    found.sort_unstable();
+    assert_eq!(found, [1, 2, 5], "traces with a span of svc-y");
+
     // Larger text for a projector, from the URL.
     let dom = ready(&store, "&text=large");
     assert!(dom.contains("<html lang=\"en\" class=\"large\">"), "{dom}");

@@ -50,12 +50,17 @@
 
 mod error;
 mod eval;
+mod metrics;
 mod query;
 mod syntax;
 mod value;
 mod view;
 
 pub use error::ParseError;
+pub use metrics::{
+    Exemplar, LabelValue, MetricsAnswer, MetricsEvaluator, MetricsQuery, Range, RangeError,
+    Sample, Series,
+};
 pub use query::{Query, Spanset};
 pub use syntax::ast::{AttrScope, Field};
 pub use syntax::display::{kind_name, status_name};
@@ -77,8 +82,19 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Parses and checks a query. Errors carry Tempo's wording.
 pub fn parse(text: &str) -> Result<Query, ParseError> {
     check_length(text)?;
-    let tokens = syntax::lexer::lex(text)?;
-    let (mut pipeline, hints) = syntax::parser::parse_tokens(&tokens)?;
+    query_from_tokens(&syntax::lexer::lex(text)?)
+}
+
+/// Parses and checks a metrics query such as `{ status = error } | rate() by (resource.service.name)`
+/// (see [`MetricsQuery`]). Errors carry Tempo's wording where Tempo has one.
+pub fn parse_metrics(text: &str) -> Result<MetricsQuery, ParseError> {
+    check_length(text)?;
+    metrics::parse::parse(&syntax::lexer::lex(text)?)
+}
+
+/// A checked [`Query`] from tokens that end with `Eof` (the spanset part of a metrics query too).
+fn query_from_tokens(tokens: &[syntax::lexer::Token]) -> Result<Query, ParseError> {
+    let (mut pipeline, hints) = syntax::parser::parse_tokens(tokens)?;
     let mut fetched = Vec::new();
     syntax::check::check_pipeline(&mut pipeline, &mut fetched)?;
     Ok(Query::new(pipeline, fetched, hints))

@@ -1,0 +1,455 @@
+//! The evaluator: spans of each trace → series keyed by their `by` values → one accumulator per
+//! step → [`MetricsAnswer`].
+//!
+//! The hot path (one call per matching span) reads the `by` fields as borrowed values, hashes
+//! them, and finds the series through a hash → indexes map comparing borrowed with owned keys,
+//! so a span of an existing series allocates nothing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+
+use super::compare::Compare;
+use super::quantile::{self, bucket_of};
+use super::stages::{RawSeries, apply_stages};
+use super::{Exemplar, Func, LabelValue, MetricsAnswer, MetricsQuery, Range};
+use crate::eval::{Elem, TraceCtx, field_value};
+use crate::syntax::ast::Field;
+use crate::syntax::display::{kind_name, status_name};
+use crate::{SpanView, TraceView, Value};
+
+/// One `by` value (or histogram bucket) as a hashable key; borrowed on the hot path, owned
+/// (`'static`) once stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Part<'a> {
+    Nil,
+    Str(Cow<'a, str>),
+    Int(i64),
+    /// f64 bits.
+    Float(u64),
+    Bool(bool),
+    Duration(i64),
+}
+
+impl Part<'_> {
+    pub(super) fn of(value: Value<'_>) -> Part<'_> {
+        match value {
+            Value::Nil | Value::Array(_) => Part::Nil,
+            Value::Bool(b) => Part::Bool(b),
+            Value::Int(i) => Part::Int(i),
+            Value::Float(x) => Part::Float(x.to_bits()),
+            Value::Str(s) => Part::Str(Cow::Borrowed(s)),
+            Value::Duration(d) => Part::Duration(d),
+            Value::Status(s) => Part::Str(Cow::Borrowed(status_name(s))),
+            Value::Kind(k) => Part::Str(Cow::Borrowed(kind_name(k))),
+            Value::Id(id) => Part::Str(Cow::Owned(hex(id))),
+        }
+    }
+
+    pub(super) fn owned(&self) -> Part<'static> {
+        match self {
+            Part::Nil => Part::Nil,
+            Part::Str(s) => Part::Str(Cow::Owned(s.to_string())),
+            Part::Int(i) => Part::Int(*i),
+            Part::Float(x) => Part::Float(*x),
+            Part::Bool(b) => Part::Bool(*b),
+            Part::Duration(d) => Part::Duration(*d),
+        }
+    }
+
+    pub(super) fn label(&self) -> LabelValue {
+        match self {
+            Part::Nil => LabelValue::Nil,
+            Part::Str(s) => LabelValue::Str(s.to_string()),
+            Part::Int(i) => LabelValue::Int(*i),
+            Part::Float(x) => LabelValue::Float(f64::from_bits(*x)),
+            Part::Bool(b) => LabelValue::Bool(*b),
+            Part::Duration(d) => LabelValue::Str(crate::go_duration_string(*d)),
+        }
+    }
+}
+
+/// Lowercase hex of raw id bytes.
+pub(super) fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A number a span has for `field`: durations in seconds, ints and floats as they are.
+fn number(value: Value<'_>) -> Option<f64> {
+    match value {
+        Value::Duration(d) => Some(d as f64 / 1e9),
+        Value::Int(i) => Some(i as f64),
+        Value::Float(x) if !x.is_nan() => Some(x),
+        _ => None,
+    }
+}
+
+/// One series' values per step.
+#[derive(Debug)]
+enum Acc {
+    /// `rate`, `count_over_time`, `histogram_over_time`: counts, 0 where nothing started.
+    Count(Vec<f64>),
+    /// `min/max/sum_over_time`: NaN until a value arrives.
+    Fold(Vec<f64>),
+    /// `avg_over_time`: sums and counts.
+    Avg(Vec<f64>, Vec<f64>),
+    /// `quantile_over_time`: (bucket bound, count) per step.
+    Buckets(Vec<Vec<(f64, u64)>>),
+}
+
+/// A series being built.
+#[derive(Debug)]
+struct Group {
+    key: Vec<Part<'static>>,
+    acc: Acc,
+    exemplars: Vec<Exemplar>,
+    slots: ExemplarSlots,
+}
+
+/// Tempo's exemplar spread: at most 2 per slice of the range, `limit` per series.
+#[derive(Debug, Clone)]
+pub(super) struct ExemplarSlots {
+    limit: usize,
+    used: Vec<u8>,
+    start_ms: u64,
+    width_ms: u64,
+}
+
+impl ExemplarSlots {
+    pub(super) fn new(limit: usize, range: &Range) -> Self {
+        let slices = (limit / 2).max(1);
+        let (start_ms, end_ms) = (range.start() / 1_000_000, range.end() / 1_000_000);
+        ExemplarSlots {
+            limit: if range.is_instant() { 0 } else { limit },
+            used: Vec::new(),
+            start_ms,
+            width_ms: ((end_ms - start_ms) / slices as u64).max(1),
+        }
+    }
+
+    /// Whether an exemplar at `ts_ms` may be kept, given `kept` already; counts it if so.
+    pub(super) fn take(&mut self, kept: usize, ts_ms: u64) -> bool {
+        if kept >= self.limit {
+            return false;
+        }
+        let slices = (self.limit / 2).max(1);
+        if self.used.is_empty() {
+            self.used = vec![0; slices];
+        }
+        let slice = (ts_ms.saturating_sub(self.start_ms) / self.width_ms).min(slices as u64 - 1);
+        let used = &mut self.used[slice as usize];
+        if *used >= 2 {
+            return false;
+        }
+        *used += 1;
+        true
+    }
+}
+
+/// Evaluates one [`MetricsQuery`] over the traces it is shown.
+#[derive(Debug)]
+pub struct MetricsEvaluator<'q> {
+    query: &'q MetricsQuery,
+    range: Range,
+    exemplars: usize,
+    max_series: usize,
+    truncated: bool,
+    groups: Vec<Group>,
+    index: HashMap<u64, Vec<usize>>,
+    hasher: RandomState,
+    compare: Option<Compare<'q>>,
+    /// Reused per trace: which spans the spansets hold.
+    marks: Vec<bool>,
+}
+
+impl<'q> MetricsEvaluator<'q> {
+    pub(super) fn new(query: &'q MetricsQuery, range: Range, exemplars: usize, max_series: usize) -> Self {
+        let compare = match &query.func {
+            Func::Compare {
+                filter,
+                top_n,
+                window,
+            } => Some(Compare::new(filter, *top_n, *window, range, exemplars)),
+            _ => None,
+        };
+        MetricsEvaluator {
+            query,
+            range,
+            exemplars,
+            max_series,
+            truncated: false,
+            groups: Vec::new(),
+            index: HashMap::new(),
+            hasher: RandomState::new(),
+            compare,
+            marks: Vec::new(),
+        }
+    }
+
+    /// Counts the spans of `trace` that the query's spansets hold and that start in the range.
+    pub fn observe<T: TraceView>(&mut self, trace: &T) {
+        let spansets = self.query.filter.evaluate(trace);
+        let spans = trace.spans();
+        let ctx = TraceCtx::new(trace);
+        if let Some(compare) = &mut self.compare {
+            compare.observe(trace, &ctx, spansets.iter().flat_map(|s| s.spans.iter().copied()));
+            return;
+        }
+        // A span in several spansets (after `by()` in the spanset part) counts once.
+        let visit = |this: &mut Self, i: usize| {
+            let span = &spans[i];
+            if let Some(interval) = this.range.interval(span.start_unix_nano()) {
+                this.observe_span(trace, &ctx, span, interval);
+            }
+        };
+        match spansets.as_slice() {
+            [] => {}
+            [only] => only.spans.iter().for_each(|&i| visit(self, i)),
+            many => {
+                let mut marks = std::mem::take(&mut self.marks);
+                marks.clear();
+                marks.resize(spans.len(), false);
+                for set in many {
+                    for &i in &set.spans {
+                        if !std::mem::replace(&mut marks[i], true) {
+                            visit(self, i);
+                        }
+                    }
+                }
+                self.marks = marks;
+            }
+        }
+    }
+
+    fn observe_span<'a, T: TraceView>(
+        &mut self,
+        trace: &'a T,
+        ctx: &TraceCtx<'a, T>,
+        span: &'a T::Span,
+        interval: usize,
+    ) {
+        let read = |field: &Field| field_value(field, ctx, span, Elem::None);
+        // The value the function reads, and the bucket for histograms and quantiles.
+        let (value, bucket) = match &self.query.func {
+            Func::MinOverTime(f) | Func::MaxOverTime(f) | Func::SumOverTime(f) | Func::AvgOverTime(f) => {
+                (number(read(f)), None)
+            }
+            Func::Quantile(f, _) => {
+                let v = read(f);
+                let Some(bucket) = bucket_of(v) else { return };
+                (number(v), Some(bucket))
+            }
+            Func::Histogram(f) => {
+                let Some(bucket) = bucket_of(read(f)) else { return };
+                (None, Some(bucket))
+            }
+            _ => (None, None),
+        };
+        let mut key: Vec<Part<'a>> = self.query.by.iter().map(|f| Part::of(read(f))).collect();
+        if let (Func::Histogram(_), Some(b)) = (&self.query.func, bucket) {
+            key.push(Part::Float(b.to_bits()));
+        }
+        let Some(at) = self.group(&key) else { return };
+        let intervals = self.range.intervals();
+        let group = &mut self.groups[at];
+        match (&mut group.acc, &self.query.func) {
+            (Acc::Count(counts), _) => counts[interval] += 1.0,
+            (Acc::Fold(values), func) => {
+                let Some(v) = value else { return };
+                let current = &mut values[interval];
+                *current = match func {
+                    _ if current.is_nan() => v,
+                    Func::MinOverTime(_) => current.min(v),
+                    Func::MaxOverTime(_) => current.max(v),
+                    _ => *current + v,
+                };
+            }
+            (Acc::Avg(sums, counts), _) => {
+                let Some(v) = value else { return };
+                sums[interval] += v;
+                counts[interval] += 1.0;
+            }
+            (Acc::Buckets(steps), _) => {
+                if steps.is_empty() {
+                    steps.resize_with(intervals, Vec::new);
+                }
+                if let Some(b) = bucket {
+                    quantile::record(&mut steps[interval], b, 1);
+                }
+            }
+        }
+        let ts_ms = span.start_unix_nano() / 1_000_000;
+        if group.slots.take(group.exemplars.len(), ts_ms) {
+            let exemplar_value = match &self.query.func {
+                Func::Rate | Func::CountOverTime | Func::Histogram(_) => f64::NAN,
+                _ => value.unwrap_or(f64::NAN),
+            };
+            group.exemplars.push(Exemplar {
+                labels: vec![
+                    ("trace:id".into(), LabelValue::Str(hex(trace.trace_id()))),
+                    ("span:id".into(), LabelValue::Str(hex(span.span_id()))),
+                ],
+                value: exemplar_value,
+                timestamp_ms: ts_ms as i64,
+            });
+        }
+    }
+
+    /// The group of `key`, created if new and the series limit allows.
+    fn group(&mut self, key: &[Part<'_>]) -> Option<usize> {
+        let mut hasher = self.hasher.build_hasher();
+        key.hash(&mut hasher);
+        let hash = hasher.finish();
+        if let Some(found) = self
+            .index
+            .get(&hash)
+            .and_then(|candidates| candidates.iter().find(|&&i| self.groups[i].key == key))
+        {
+            return Some(*found);
+        }
+        if self.groups.len() >= self.max_series {
+            self.truncated = true;
+            return None;
+        }
+        let n = self.range.intervals();
+        let acc = match &self.query.func {
+            Func::MinOverTime(_) | Func::MaxOverTime(_) | Func::SumOverTime(_) => Acc::Fold(vec![f64::NAN; n]),
+            Func::AvgOverTime(_) => Acc::Avg(vec![0.0; n], vec![0.0; n]),
+            Func::Quantile(..) => Acc::Buckets(Vec::new()),
+            _ => Acc::Count(vec![0.0; n]),
+        };
+        self.groups.push(Group {
+            key: key.iter().map(Part::owned).collect(),
+            acc,
+            exemplars: Vec::new(),
+            slots: ExemplarSlots::new(self.exemplars, &self.range),
+        });
+        let at = self.groups.len() - 1;
+        self.index.entry(hash).or_default().push(at);
+        Some(at)
+    }
+
+    /// The series, after the second stages, sorted by labels.
+    pub fn finish(mut self) -> MetricsAnswer {
+        let (range, query, max_series) = (self.range, self.query, self.max_series);
+        let mut truncated = self.truncated;
+        let raw = match self.compare.take() {
+            Some(compare) => compare.finish(),
+            None => self.series_of_groups(),
+        };
+        let mut series = apply_stages(raw, &query.stages, &range);
+        if series.len() > max_series {
+            series.truncate(max_series);
+            truncated = true;
+        }
+        MetricsAnswer {
+            series,
+            truncated_at: truncated.then_some(max_series),
+        }
+    }
+
+    fn series_of_groups(self) -> Vec<RawSeries> {
+        let query = self.query;
+        let names: Vec<String> = query.by.iter().map(Field::to_string).collect();
+        let labels_of = |key: &[Part<'static>]| {
+            let mut labels: Vec<(String, LabelValue)> = names
+                .iter()
+                .zip(key)
+                .filter(|(_, part)| **part != Part::Nil)
+                .map(|(name, part)| (name.clone(), part.label()))
+                .collect();
+            if let Some(bucket) = key.get(names.len()) {
+                labels.push(("__bucket".into(), bucket.label()));
+            }
+            if labels.is_empty() {
+                // Tempo's cases: no `by` names the series after the function; all-nil `by`
+                // values keep the first label, nil.
+                labels.push(match names.first() {
+                    Some(name) => (name.clone(), LabelValue::Nil),
+                    None => ("__name__".into(), LabelValue::Str(query.func.name().into())),
+                });
+            }
+            labels
+        };
+        let step_seconds = self.range.step_seconds();
+        let mut out = Vec::new();
+        if let Func::Quantile(_, qs) = &query.func {
+            return quantile_series(self.groups, qs, labels_of);
+        }
+        for group in self.groups {
+            let values = match group.acc {
+                Acc::Count(counts) if matches!(query.func, Func::Rate) => {
+                    counts.into_iter().map(|c| c / step_seconds).collect()
+                }
+                Acc::Count(values) | Acc::Fold(values) => values,
+                Acc::Avg(sums, counts) => sums
+                    .iter()
+                    .zip(&counts)
+                    .map(|(s, c)| if *c == 0.0 { f64::NAN } else { s / c })
+                    .collect(),
+                Acc::Buckets(_) => continue,
+            };
+            out.push(RawSeries {
+                labels: labels_of(&group.key),
+                values,
+                exemplars: group.exemplars,
+            });
+        }
+        out
+    }
+}
+
+/// `quantile_over_time`'s series: one per group and quantile, the quantile of each step's
+/// buckets (0 for a step without spans, as Tempo); each exemplar goes to the quantile whose
+/// value over the whole answer is closest to it.
+fn quantile_series(
+    groups: Vec<Group>,
+    qs: &[f64],
+    labels_of: impl Fn(&[Part<'static>]) -> Vec<(String, LabelValue)>,
+) -> Vec<RawSeries> {
+    let mut all: Vec<(f64, u64)> = Vec::new();
+    for group in &groups {
+        if let Acc::Buckets(steps) = &group.acc {
+            for &(bound, count) in steps.iter().flatten() {
+                quantile::record(&mut all, bound, count);
+            }
+        }
+    }
+    quantile::sort(&mut all);
+    let overall: Vec<f64> = qs.iter().map(|&q| quantile::quantile(q, &all)).collect();
+    let mut out = Vec::new();
+    for mut group in groups {
+        let Acc::Buckets(steps) = &mut group.acc else { continue };
+        steps.iter_mut().for_each(|s| quantile::sort(s));
+        let labels = labels_of(&group.key);
+        for (i, &q) in qs.iter().enumerate() {
+            let mut labels = labels.clone();
+            if labels.len() == 1 && labels[0].0 == "__name__" {
+                labels.clear();
+            }
+            labels.push(("p".into(), LabelValue::Float(q)));
+            let exemplars = group
+                .exemplars
+                .iter()
+                .filter(|e| closest(e.value, &overall) == Some(i))
+                .cloned()
+                .collect();
+            out.push(RawSeries {
+                labels,
+                values: steps.iter().map(|s| quantile::quantile(q, s)).collect(),
+                exemplars,
+            });
+        }
+    }
+    out
+}
+
+/// The index of the value in `values` closest to `x`.
+fn closest(x: f64, values: &[f64]) -> Option<usize> {
+    values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| (x - **v).abs().is_finite())
+        .min_by(|a, b| (x - a.1).abs().total_cmp(&(x - b.1).abs()))
+        .map(|(i, _)| i)
+}

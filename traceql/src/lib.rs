@@ -58,8 +58,8 @@ mod view;
 
 pub use error::ParseError;
 pub use metrics::{
-    Exemplar, LabelValue, MetricsAnswer, MetricsEvaluator, MetricsQuery, Range, RangeError,
-    Sample, Series,
+    Exemplar, LabelValue, MetricsAnswer, MetricsEvaluator, MetricsQuery, Range, RangeError, Sample,
+    Series,
 };
 pub use query::{Query, Spanset};
 pub use syntax::ast::{AttrScope, Field};

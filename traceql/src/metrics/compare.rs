@@ -103,7 +103,10 @@ impl<'q> Compare<'q> {
                 }
                 let totals = match target.totals.get_mut(name) {
                     Some(t) => t,
-                    None => target.totals.entry(name.to_owned()).or_insert(vec![0.0; steps]),
+                    None => target
+                        .totals
+                        .entry(name.to_owned())
+                        .or_insert(vec![0.0; steps]),
                 };
                 totals[interval] += 1.0;
                 let values = target.values.entry(name.to_owned()).or_default();
@@ -140,11 +143,10 @@ impl<'q> Compare<'q> {
     pub(super) fn finish(self) -> Vec<RawSeries> {
         let mut out = Vec::new();
         let meta = |t: &str| ("__meta_type".to_owned(), LabelValue::Str(t.to_owned()));
-        for (side, (name, total_name)) in self
-            .sides
-            .into_iter()
-            .zip([("baseline", "baseline_total"), ("selection", "selection_total")])
-        {
+        for (side, (name, total_name)) in self.sides.into_iter().zip([
+            ("baseline", "baseline_total"),
+            ("selection", "selection_total"),
+        ]) {
             for (attr, values) in side.values {
                 let mut ranked: Vec<(f64, Part<'static>, Vec<f64>)> = values
                     .into_iter()

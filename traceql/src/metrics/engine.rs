@@ -163,7 +163,12 @@ pub struct MetricsEvaluator<'q> {
 }
 
 impl<'q> MetricsEvaluator<'q> {
-    pub(super) fn new(query: &'q MetricsQuery, range: Range, exemplars: usize, max_series: usize) -> Self {
+    pub(super) fn new(
+        query: &'q MetricsQuery,
+        range: Range,
+        exemplars: usize,
+        max_series: usize,
+    ) -> Self {
         let compare = match &query.func {
             Func::Compare {
                 filter,
@@ -192,7 +197,11 @@ impl<'q> MetricsEvaluator<'q> {
         let spans = trace.spans();
         let ctx = TraceCtx::new(trace);
         if let Some(compare) = &mut self.compare {
-            compare.observe(trace, &ctx, spansets.iter().flat_map(|s| s.spans.iter().copied()));
+            compare.observe(
+                trace,
+                &ctx,
+                spansets.iter().flat_map(|s| s.spans.iter().copied()),
+            );
             return;
         }
         // A span in several spansets (after `by()` in the spanset part) counts once.
@@ -231,16 +240,19 @@ impl<'q> MetricsEvaluator<'q> {
         let read = |field: &Field| field_value(field, ctx, span, Elem::None);
         // The value the function reads, and the bucket for histograms and quantiles.
         let (value, bucket) = match &self.query.func {
-            Func::MinOverTime(f) | Func::MaxOverTime(f) | Func::SumOverTime(f) | Func::AvgOverTime(f) => {
-                (number(read(f)), None)
-            }
+            Func::MinOverTime(f)
+            | Func::MaxOverTime(f)
+            | Func::SumOverTime(f)
+            | Func::AvgOverTime(f) => (number(read(f)), None),
             Func::Quantile(f, _) => {
                 let v = read(f);
                 let Some(bucket) = bucket_of(v) else { return };
                 (number(v), Some(bucket))
             }
             Func::Histogram(f) => {
-                let Some(bucket) = bucket_of(read(f)) else { return };
+                let Some(bucket) = bucket_of(read(f)) else {
+                    return;
+                };
                 (None, Some(bucket))
             }
             _ => (None, None),
@@ -313,7 +325,9 @@ impl<'q> MetricsEvaluator<'q> {
         }
         let n = self.range.intervals();
         let acc = match &self.query.func {
-            Func::MinOverTime(_) | Func::MaxOverTime(_) | Func::SumOverTime(_) => Acc::Fold(vec![f64::NAN; n]),
+            Func::MinOverTime(_) | Func::MaxOverTime(_) | Func::SumOverTime(_) => {
+                Acc::Fold(vec![f64::NAN; n])
+            }
             Func::AvgOverTime(_) => Acc::Avg(vec![0.0; n], vec![0.0; n]),
             Func::Quantile(..) => Acc::Buckets(Vec::new()),
             _ => Acc::Count(vec![0.0; n]),
@@ -419,7 +433,9 @@ fn quantile_series(
     let overall: Vec<f64> = qs.iter().map(|&q| quantile::quantile(q, &all)).collect();
     let mut out = Vec::new();
     for mut group in groups {
-        let Acc::Buckets(steps) = &mut group.acc else { continue };
+        let Acc::Buckets(steps) = &mut group.acc else {
+            continue;
+        };
         steps.iter_mut().for_each(|s| quantile::sort(s));
         let labels = labels_of(&group.key);
         for (i, &q) in qs.iter().enumerate() {

@@ -118,7 +118,12 @@ impl MetricsQuery {
 
     /// An evaluator over `range`, keeping up to `exemplars` exemplars per series and at most
     /// `max_series` series (more makes a partial answer).
-    pub fn evaluator(&self, range: Range, exemplars: usize, max_series: usize) -> MetricsEvaluator<'_> {
+    pub fn evaluator(
+        &self,
+        range: Range,
+        exemplars: usize,
+        max_series: usize,
+    ) -> MetricsEvaluator<'_> {
         MetricsEvaluator::new(self, range, exemplars, max_series)
     }
 }

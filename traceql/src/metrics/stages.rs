@@ -2,7 +2,7 @@
 //! `ChainedSecondStage`), then the series as answered: NaN steps left out, empty series dropped,
 //! exemplars kept only on steps that have a value, sorted by labels.
 
-use super::{Exemplar, LabelValue, Range, SecondStage, Sample, Series};
+use super::{Exemplar, LabelValue, Range, Sample, SecondStage, Series};
 use crate::syntax::ast::CmpOp;
 
 /// A series before the second stages: one value per step, NaN for none.
@@ -35,10 +35,7 @@ pub(super) fn apply_stages(
             SecondStage::Filter { op, value } => filter(series, op, value),
         };
     }
-    series
-        .into_iter()
-        .filter_map(|s| shape(s, range))
-        .collect()
+    series.into_iter().filter_map(|s| shape(s, range)).collect()
 }
 
 /// Per step, the `k` highest (or lowest) values keep theirs; the rest become gaps. Ties go to
@@ -52,10 +49,16 @@ fn top_k(series: Vec<RawSeries>, top: bool, k: usize) -> Vec<RawSeries> {
     let mut order: Vec<usize> = Vec::with_capacity(series.len());
     for step in 0..steps {
         order.clear();
-        order.extend((0..series.len()).filter(|&i| series[i].values.get(step).is_some_and(|v| !v.is_nan())));
+        order.extend(
+            (0..series.len()).filter(|&i| series[i].values.get(step).is_some_and(|v| !v.is_nan())),
+        );
         order.sort_by(|&a, &b| {
             let (x, y) = (series[a].values[step], series[b].values[step]);
-            let by_value = if top { y.total_cmp(&x) } else { x.total_cmp(&y) };
+            let by_value = if top {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            };
             by_value.then(a.cmp(&b))
         });
         for &i in order.iter().take(k) {

@@ -54,7 +54,10 @@ fn bad_ranges_are_errors() {
         Range::query_range(10 * S, 10 * S, None),
         Err(RangeError::EndNotAfterStart { .. })
     ));
-    assert_eq!(Range::query_range(0, 10 * S, Some(0)), Err(RangeError::ZeroStep));
+    assert_eq!(
+        Range::query_range(0, 10 * S, Some(0)),
+        Err(RangeError::ZeroStep)
+    );
     assert!(matches!(
         Range::query_range(0, 86_400 * S, Some(S)),
         Err(RangeError::TooManySteps { .. })

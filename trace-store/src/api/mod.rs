@@ -14,6 +14,7 @@
 //! Errors are `text/plain` with Tempo's wording, since Grafana shows the body to the user.
 //! Unknown paths get Go's `404 page not found`.
 
+mod metrics_query;
 mod params;
 mod search;
 mod spansets;
@@ -41,6 +42,8 @@ pub(crate) fn router(store: Store) -> Router {
         .route("/api/v2/search/tags", get(tags::tag_names_v2))
         .route("/api/search/tag/{name}/values", get(tags::tag_values))
         .route("/api/v2/search/tag/{name}/values", get(tags::tag_values_v2))
+        .route("/api/metrics/query_range", get(metrics_query::query_range))
+        .route("/api/metrics/query", get(metrics_query::query_instant))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

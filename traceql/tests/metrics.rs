@@ -171,7 +171,8 @@ fn duration_aggregates_in_seconds() {
     let step = 20 * S;
     let range = Range::query_range(1000 * S, 1300 * S, Some(step)).unwrap();
     let data = spans(&dataset());
-    let cases: [(&str, fn(&[f64]) -> f64); 4] = [
+    type Expected = fn(&[f64]) -> f64;
+    let cases: [(&str, Expected); 4] = [
         ("min_over_time", |v| {
             v.iter().copied().fold(f64::INFINITY, f64::min)
         }),

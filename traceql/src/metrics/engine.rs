@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 use super::compare::Compare;
 use super::quantile::{self, bucket_of};
@@ -309,9 +309,7 @@ impl<'q> MetricsEvaluator<'q> {
 
     /// The group of `key`, created if new and the series limit allows.
     fn group(&mut self, key: &[Part<'_>]) -> Option<usize> {
-        let mut hasher = self.hasher.build_hasher();
-        key.hash(&mut hasher);
-        let hash = hasher.finish();
+        let hash = self.hasher.hash_one(key);
         if let Some(found) = self
             .index
             .get(&hash)

@@ -62,7 +62,9 @@ fn top_k(series: Vec<RawSeries>, top: bool, k: usize) -> Vec<RawSeries> {
             by_value.then(a.cmp(&b))
         });
         for &i in order.iter().take(k) {
-            kept[i][step] = series[i].values[step];
+            if let Some(slot) = kept[i].get_mut(step) {
+                *slot = series[i].values[step];
+            }
         }
     }
     series

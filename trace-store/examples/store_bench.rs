@@ -1,6 +1,7 @@
 //! The store's benchmark: ingest over OTLP/HTTP protobuf into a running
 //! `tracelab store`, then measure its memory per stored span, trace-by-id
-//! latency and TraceQL search latency. Run it with `scripts/bench-store.sh`,
+//! latency, TraceQL search latency and TraceQL metrics latency (`/api/metrics/query_range`).
+//! Run it with `scripts/bench-store.sh`,
 //! which builds in release mode, starts the store and reports.
 //!
 //! The spans look like the chain's: traces of five spans over three
@@ -651,6 +652,34 @@ async fn main() {
         let took = latencies(&client, &vec![url; 10], false).await;
         println!(
             "| {label} `{q}` (10 runs) | p50 {} · p99 {} |",
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.99))
+        );
+    }
+
+    // TraceQL metrics over every stored span, the last hour from just before the first trace
+    // (targets at 1M spans: rate by service 200 ms, duration quantiles 300 ms).
+    let (from, to) = (1_759_999_990u64, 1_760_003_590u64);
+    for (label, q, target) in [
+        (
+            "metrics: rate by service",
+            "{ } | rate() by (resource.service.name)",
+            "200 ms",
+        ),
+        (
+            "metrics: duration quantiles",
+            "{ } | quantile_over_time(duration, .5, .99)",
+            "300 ms",
+        ),
+    ] {
+        let url = format!(
+            "http://{}/api/metrics/query_range?start={from}&end={to}&q={}",
+            args.query,
+            percent(q)
+        );
+        let took = latencies(&client, &vec![url; 10], false).await;
+        println!(
+            "| {label} `{q}`, 1 h in 15 s steps (10 runs; target at 1M spans {target}) | p50 {} · p99 {} |",
             ms(percentile(&took, 0.5)),
             ms(percentile(&took, 0.99))
         );

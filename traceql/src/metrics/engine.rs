@@ -20,8 +20,9 @@ use crate::{SpanView, TraceView, Value};
 
 /// One `by` value (or histogram bucket) as a hashable key; borrowed on the hot path, owned
 /// (`'static`) once stored.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(super) enum Part<'a> {
+    #[default]
     Nil,
     Str(Cow<'a, str>),
     Int(i64),
@@ -257,11 +258,20 @@ impl<'q> MetricsEvaluator<'q> {
             }
             _ => (None, None),
         };
-        let mut key: Vec<Part<'a>> = self.query.by.iter().map(|f| Part::of(read(f))).collect();
-        if let (Func::Histogram(_), Some(b)) = (&self.query.func, bucket) {
-            key.push(Part::Float(b.to_bits()));
+        // On the stack: at most 5 `by` fields (the parser's limit) plus a histogram bucket.
+        let mut key: [Part<'a>; 6] = Default::default();
+        let mut len = 0;
+        for field in &self.query.by {
+            key[len] = Part::of(read(field));
+            len += 1;
         }
-        let Some(at) = self.group(&key) else { return };
+        if let (Func::Histogram(_), Some(b)) = (&self.query.func, bucket) {
+            key[len] = Part::Float(b.to_bits());
+            len += 1;
+        }
+        let Some(at) = self.group(&key[..len]) else {
+            return;
+        };
         let intervals = self.range.intervals();
         let group = &mut self.groups[at];
         match (&mut group.acc, &self.query.func) {

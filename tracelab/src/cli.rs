@@ -41,6 +41,9 @@ pub enum Command {
     Tail(TailArgs),
     /// Write one trace as OTLP/JSON; POST it to /v1/traces to restore it.
     Export(ExportArgs),
+    /// Run a TraceQL metrics query, e.g. '{ } | rate() by (resource.service.name)', and
+    /// draw each series as a sparkline (or --table).
+    Metrics(crate::metrics_cmd::MetricsArgs),
 }
 
 /// Where a viewer finds the store.

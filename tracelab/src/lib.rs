@@ -10,12 +10,14 @@
 //! - [`store_cmd`]: the store, alone or in the lab.
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
 //!   `tail`, `export`), clients of a running store's query API.
+//! - [`metrics_cmd`]: `tracelab metrics`, TraceQL metrics as sparklines or a table.
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
 pub mod cli;
 pub mod client;
 pub mod lab;
+pub mod metrics_cmd;
 pub mod store_cmd;
 pub mod viewer;
 pub mod watch;
@@ -72,6 +74,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
                 None => viewer::export(&client, id, &mut out).await,
             }
         }
+        Command::Metrics(args) => metrics_cmd::run(&args, &mut out).await,
         Command::Serve(_) | Command::Store(_) => unreachable!("handled by run"),
     }
 }

@@ -27,9 +27,13 @@
 //! hints `with(name = value, …)` (`most_recent=true` is served; other hints are accepted and
 //! ignored, as Tempo ignores hints it does not know).
 //!
+//! Metrics queries (`{ … } | rate() by (…)`, `quantile_over_time`, `compare`, …) parse with
+//! [`parse_metrics`] into a [`MetricsQuery`], evaluated over time steps by a
+//! [`MetricsEvaluator`]; [`parse`] refuses them with a message that says so.
+//!
 //! Not supported (an error that says so, or a syntax error): arithmetic (`+ - * / % ^` between
-//! fields), the union and negated structural operators (`&>>`, `!>>`, …), metrics functions
-//! (`| rate()`), `parent.` attributes (rejected, as Tempo does).
+//! fields or between metrics queries), the union and negated structural operators (`&>>`,
+//! `!>>`, …), `parent.` attributes (rejected, as Tempo does).
 //!
 //! # Layout
 //!
@@ -42,11 +46,10 @@
 //!   (`aggregate`), the span tree of the structural operators (`structure`).
 //! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules.
 //! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
-//!
-//! A metrics engine (`| rate()`, `| quantile_over_time()`, … over time buckets) will sit beside
-//! `eval` as a `metrics` module: it parses with `syntax`, reads spans through the same `view`
-//! traits, and reuses `value`'s comparisons. It is not built yet; the parser rejects
-//! metrics functions.
+//! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
+//!   (Tempo's step alignment), `engine` (series and per-step accumulators), `quantile`
+//!   (power-of-two buckets), `compare`, `stages` (`topk`, `bottomk`, filters). It parses with
+//!   `syntax` and reads spans through the same `view` traits.
 
 mod error;
 mod eval;

@@ -39,6 +39,10 @@ pub(crate) fn quantile(p: f64, buckets: &[(f64, u64)]) -> f64 {
             return bound;
         }
     }
+    if buckets[at].1 == 0 || seen + buckets[at].1 < wanted {
+        // Not reached with p ≤ 1; the last bound is the only sensible answer.
+        return buckets[at].0;
+    }
     let fraction = (wanted - seen) as f64 / buckets[at].1 as f64;
     let high = buckets[at].0.log2();
     let low = if at > 0 {

@@ -423,3 +423,39 @@ fn invalid_metrics_queries() {
         Some(7)
     );
 }
+
+/// Labels: a missing `by` value keeps the label as nil; unscoped fields keep their spelling;
+/// duration literals in a comparison are seconds.
+#[test]
+fn labels_and_duration_comparisons() {
+    let range = Range::instant(1000 * S, 1500 * S).unwrap();
+    let missing = table(&run("{ } | count_over_time() by (span.missing)", range));
+    let total = spans(&dataset()).iter().filter(|s| s.1 <= 1500 * S).count() as f64;
+    assert_eq!(missing["span.missing=nil"][&1_500_000], total);
+
+    let unscoped = table(&run(
+        "{ } | count_over_time() by (.service.name, span.missing)",
+        range,
+    ));
+    assert_eq!(unscoped.len(), 3);
+    assert!(unscoped.contains_key(".service.name=app-b"), "{unscoped:?}");
+
+    // Longest duration per service: app-a 5 µs, app-b 10 µs, app-c 15 µs; keep those > 7 µs.
+    let long = table(&run(
+        "{ } | max_over_time(duration) by (resource.service.name) > 7us",
+        range,
+    ));
+    assert_eq!(
+        long,
+        BTreeMap::from([
+            (
+                "resource.service.name=app-b".to_owned(),
+                BTreeMap::from([(1_500_000, 10e-6)])
+            ),
+            (
+                "resource.service.name=app-c".to_owned(),
+                BTreeMap::from([(1_500_000, 15e-6)])
+            ),
+        ])
+    );
+}

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use super::compare::Compare;
 use super::quantile::{self, bucket_of};
@@ -85,6 +85,27 @@ fn number(value: Value<'_>) -> Option<f64> {
     }
 }
 
+/// A hasher for keys that are hashes already: the `u64` is used as it is.
+#[derive(Debug, Default)]
+struct HashIsKey(u64);
+
+impl Hasher for HashIsKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the map's keys are `u64`); fold anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// One series' values per step.
 #[derive(Debug)]
 enum Acc {
@@ -156,8 +177,11 @@ pub struct MetricsEvaluator<'q> {
     max_series: usize,
     truncated: bool,
     groups: Vec<Group>,
-    index: HashMap<u64, Vec<usize>>,
+    /// Key hash → groups with that hash. The keys are hashes already, so not hashed again.
+    index: HashMap<u64, Vec<usize>, BuildHasherDefault<HashIsKey>>,
     hasher: RandomState,
+    /// The group of the previous span: spans of one trace and resource usually share it.
+    last: Option<usize>,
     compare: Option<Compare<'q>>,
     /// Reused per trace: which spans the spansets hold.
     marks: Vec<bool>,
@@ -185,8 +209,9 @@ impl<'q> MetricsEvaluator<'q> {
             max_series,
             truncated: false,
             groups: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             hasher: RandomState::new(),
+            last: None,
             compare,
             marks: Vec::new(),
         }
@@ -319,13 +344,19 @@ impl<'q> MetricsEvaluator<'q> {
 
     /// The group of `key`, created if new and the series limit allows.
     fn group(&mut self, key: &[Part<'_>]) -> Option<usize> {
+        if let Some(last) = self.last
+            && self.groups[last].key == key
+        {
+            return Some(last);
+        }
         let hash = self.hasher.hash_one(key);
-        if let Some(found) = self
+        if let Some(&found) = self
             .index
             .get(&hash)
             .and_then(|candidates| candidates.iter().find(|&&i| self.groups[i].key == key))
         {
-            return Some(*found);
+            self.last = Some(found);
+            return Some(found);
         }
         if self.groups.len() >= self.max_series {
             self.truncated = true;
@@ -348,6 +379,7 @@ impl<'q> MetricsEvaluator<'q> {
         });
         let at = self.groups.len() - 1;
         self.index.entry(hash).or_default().push(at);
+        self.last = Some(at);
         Some(at)
     }
 

@@ -47,7 +47,8 @@
 //! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules.
 //! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
 //! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
-//!   (Tempo's step alignment), `engine` (series and per-step accumulators), `quantile`
+//!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
+//!   keys, exemplar slots), `quantile`
 //!   (power-of-two buckets), `compare`, `stages` (`topk`, `bottomk`, filters). It parses with
 //!   `syntax` and reads spans through the same `view` traits.
 

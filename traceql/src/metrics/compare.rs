@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::engine::{ExemplarSlots, Part, hex};
+use super::key::{ExemplarSlots, Part, hex};
 use super::stages::RawSeries;
 use super::{Exemplar, LabelValue, Range};
 use crate::eval::TraceCtx;

@@ -18,10 +18,12 @@
 //! is counted, so results are exact).
 //!
 //! Layout: `parse` (tokens → query), `range` (step alignment), `engine` (grouping and the
-//! per-step accumulators), `quantile` (buckets), `compare`, `stages` (topk, bottomk, filters).
+//! per-step accumulators), `key` (series keys, exemplar slots), `quantile` (buckets),
+//! `compare`, `stages` (topk, bottomk, filters).
 
 mod compare;
 mod engine;
+mod key;
 pub(crate) mod parse;
 mod quantile;
 mod range;

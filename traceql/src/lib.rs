@@ -48,8 +48,8 @@
 //! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
 //! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
 //!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
-//!   keys, exemplar slots), `quantile`
-//!   (power-of-two buckets), `compare`, `stages` (`topk`, `bottomk`, filters). It parses with
+//!   keys, exemplar slots), `quantile` (power-of-two buckets), `compare`, `stages` (`topk`,
+//!   `bottomk`, filters). It parses with
 //!   `syntax` and reads spans through the same `view` traits.
 
 mod error;

@@ -49,8 +49,8 @@
 //! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
 //!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
 //!   keys, exemplar slots), `quantile` (power-of-two buckets), `compare`, `stages` (`topk`,
-//!   `bottomk`, filters). It parses with
-//!   `syntax` and reads spans through the same `view` traits.
+//!   `bottomk`, filters). It parses with `syntax` and reads spans through the same `view`
+//!   traits.
 
 mod error;
 mod eval;

@@ -20,6 +20,7 @@ mod search;
 mod spansets;
 mod tags;
 mod tempo_json;
+mod time_params;
 mod traces;
 
 use axum::Router;

@@ -459,3 +459,26 @@ fn labels_and_duration_comparisons() {
         ])
     );
 }
+
+/// Series × steps is bounded too: with 10,000 steps at most 4,194,304 / 10,000 = 419 series.
+#[test]
+fn many_steps_lower_the_series_limit() {
+    let range = Range::query_range(S, 10_001 * S, Some(S)).unwrap();
+    assert_eq!(range.intervals(), 10_000);
+    let traces: Vec<Trace> = (0..500u16)
+        .map(|i| {
+            let start = 100 * S + u64::from(i) * S;
+            let span = Span::new(1, None, "app-a", "op", start, start + 10)
+                .attr("i", traceql_int(i64::from(i)));
+            Trace::new((i % 250) as u8, vec![span])
+        })
+        .collect();
+    let query = parse_metrics("{ } | count_over_time() by (span.i)").unwrap();
+    let mut eval = query.evaluator(range, 0, 1000);
+    for trace in &traces {
+        eval.observe(trace);
+    }
+    let answer = eval.finish();
+    assert_eq!(answer.truncated_at, Some(4_194_304 / 10_000));
+    assert_eq!(answer.series.len(), 4_194_304 / 10_000);
+}

@@ -8,9 +8,10 @@
 //! `exemplars` (most exemplars per series, default and cap [`MAX_EXEMPLARS`];
 //! `with(exemplars=…)` in the query overrides it). Instant queries have no exemplars.
 //!
-//! At most [`MAX_SERIES`] series are answered; past that the answer is cut, with
-//! `"status":"PARTIAL"` and Tempo's message. Each series holds one value per step, and steps are
-//! capped at [`traceql::Range::MAX_INTERVALS`], which bounds the memory of any query.
+//! At most [`MAX_SERIES`] series are answered (fewer when series × steps would pass the engine's
+//! bound, see [`traceql::MetricsQuery::evaluator`]); past that the answer is cut, with
+//! `"status":"PARTIAL"` and Tempo's message. Steps are capped at
+//! [`traceql::Range::MAX_INTERVALS`]; together these bound the memory of any query.
 //!
 //! The scan copies each block's trace pointers under the store's lock and evaluates outside it
 //! (see `store/read.rs`), on the blocking pool, so a metrics query never holds ingest back.

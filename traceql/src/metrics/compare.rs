@@ -18,9 +18,9 @@ use crate::eval::TraceCtx;
 use crate::syntax::display::{kind_name, status_name};
 use crate::{Query, SpanView, TraceView, Value};
 
-/// Most (attribute, value) cells × steps kept per side: the bound on compare()'s memory
-/// (8 M values, 64 MiB). Values first seen past it are not counted in their own series (totals
-/// still are).
+/// Most (attribute, value) and totals series × steps kept per side: the bound on compare()'s
+/// memory (8 M values, 64 MiB). A value first seen past it is counted in its attribute's total
+/// only; an attribute first seen past it is not counted.
 const CELL_BUDGET: usize = 8 << 20;
 
 /// Counts for one side (baseline or selection).
@@ -103,10 +103,16 @@ impl<'q> Compare<'q> {
                 }
                 let totals = match target.totals.get_mut(name) {
                     Some(t) => t,
-                    None => target
-                        .totals
-                        .entry(name.to_owned())
-                        .or_insert(vec![0.0; steps]),
+                    // A new attribute takes a totals series from the budget too; past it, the
+                    // attribute is not counted at all.
+                    None if target.cells + steps <= CELL_BUDGET => {
+                        target.cells += steps;
+                        target
+                            .totals
+                            .entry(name.to_owned())
+                            .or_insert(vec![0.0; steps])
+                    }
+                    None => return,
                 };
                 totals[interval] += 1.0;
                 let values = target.values.entry(name.to_owned()).or_default();

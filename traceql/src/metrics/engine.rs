@@ -66,7 +66,18 @@ pub struct MetricsEvaluator<'q> {
     compare: Option<Compare<'q>>,
     /// Reused per trace: which spans the spansets hold.
     marks: Vec<bool>,
+    /// (bucket, count) pairs held by `quantile_over_time`, at most [`BUCKET_CELLS`].
+    bucket_cells: usize,
 }
+
+/// Most series × steps one evaluation holds (32 MiB of values): with many steps, fewer series
+/// fit, and past them the answer is partial.
+const MAX_VALUES: usize = 4 << 20;
+
+/// Most (bucket, count) pairs `quantile_over_time` keeps over all series and steps (16 B each,
+/// 128 MiB): with power-of-two buckets a step rarely holds more than a few dozen, but series ×
+/// steps × buckets has no other bound.
+const BUCKET_CELLS: usize = 8 << 20;
 
 impl<'q> MetricsEvaluator<'q> {
     pub(super) fn new(
@@ -87,7 +98,8 @@ impl<'q> MetricsEvaluator<'q> {
             query,
             range,
             exemplars,
-            max_series,
+            // Each series holds a value per step: fewer series when there are many steps.
+            max_series: max_series.min((MAX_VALUES / range.intervals()).max(1)),
             truncated: false,
             groups: Vec::new(),
             index: HashMap::default(),
@@ -95,6 +107,7 @@ impl<'q> MetricsEvaluator<'q> {
             last: None,
             compare,
             marks: Vec::new(),
+            bucket_cells: 0,
         }
     }
 
@@ -202,7 +215,15 @@ impl<'q> MetricsEvaluator<'q> {
                     steps.resize_with(intervals, Vec::new);
                 }
                 if let Some(b) = bucket {
-                    quantile::record(&mut steps[interval], b, 1);
+                    let cells = &mut steps[interval];
+                    let known = cells.iter().any(|c| c.0 == b);
+                    if !known && self.bucket_cells >= BUCKET_CELLS {
+                        // Past the bound the answer is partial rather than unbounded.
+                        self.truncated = true;
+                        return;
+                    }
+                    self.bucket_cells += usize::from(!known);
+                    quantile::record(cells, b, 1);
                 }
             }
         }

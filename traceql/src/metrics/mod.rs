@@ -119,7 +119,8 @@ impl MetricsQuery {
     }
 
     /// An evaluator over `range`, keeping up to `exemplars` exemplars per series and at most
-    /// `max_series` series (more makes a partial answer).
+    /// `max_series` series (more makes a partial answer), fewer if series × steps would pass
+    /// 4,194,304 values.
     pub fn evaluator(
         &self,
         range: Range,

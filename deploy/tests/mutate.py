@@ -130,6 +130,8 @@ MUTATIONS = [
     ("deploy.sh hands the chart another file than the dashboard",
      "scripts/deploy.sh", "/deploy/grafana/dashboards/tracelab.json", "/deploy/grafana/tracelab.json",
      "test_chart_loads_the_dashboard"),
+    ("compose's Tempo without the local-blocks processor (TraceQL metrics fail)",
+     "deploy/compose/tempo.yaml", "processors: [local-blocks]", "processors: []", "test_tempo_serves_traceql_metrics"),
 ]
 
 IGNORE = shutil.ignore_patterns("target", ".git")

@@ -190,3 +190,22 @@ def test_chart_loads_the_dashboard(root):
         assert prov == provider["name"]
         assert pathlib.Path(path).resolve() == (root / DASHBOARD_DIR / f"{name}.json").resolve()
     assert {f"{n}.json" for _, n, _ in files} == set(dashboards(root))
+
+
+def test_tempo_serves_traceql_metrics(root):
+    """The RED panels need Tempo's local-blocks processor (else "localblocks
+    processor not found"): on in compose's Tempo and in the chart values."""
+    compose_tempo = read_yaml(root / "deploy/compose/tempo.yaml")
+    chart = read_yaml(root / "deploy/helm/tempo/values-common.yaml")["tempo"]
+    assert chart["metricsGenerator"]["enabled"] is True
+    for processors, local_blocks in (
+            (compose_tempo["overrides"]["defaults"]["metrics_generator"]["processors"],
+             compose_tempo["metrics_generator"]["processor"]["local_blocks"]),
+            (chart["overrides"]["defaults"]["metrics_generator"]["processors"],
+             chart["metricsGenerator"]["processor"]["local_blocks"])):
+        assert "local-blocks" in processors
+        # Every span, not only server spans: any metrics query can be answered.
+        assert local_blocks["filter_server_spans"] is False
+    # The generator's WALs on the volume (the chart's root filesystem is read-only).
+    for path in (chart["metricsGenerator"]["storage"]["path"], chart["metricsGenerator"]["traces_storage"]["path"]):
+        assert path.startswith("/var/tempo/"), path

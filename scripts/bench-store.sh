@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark the embedded trace store: ingest rate over OTLP/HTTP protobuf,
-# resident memory per stored span, trace-by-id and TraceQL search latency
-# at 100k and 1M spans, and a flood past the bound. Prints a Markdown table.
+# resident memory per stored span, trace-by-id and TraceQL search latency,
+# TraceQL metrics latency (rate by service, duration quantiles) at 100k and
+# 1M spans, and a flood past the bound. Prints a Markdown table.
 #
 #   scripts/bench-store.sh            all of it (a few minutes on 2 cores),
 #                                     plus 1M spans that share no attribute list
@@ -39,7 +40,7 @@ duration=10
 plot=
 while (($#)); do
   case "$1" in
-    -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --quick) sizes=(100000) unique=0 ;;
     --ingest | --jaeger | --peers)
       [[ $mode == store ]] || { echo "bench-store.sh: choose one of --ingest, --jaeger, --peers" >&2; exit 2; }

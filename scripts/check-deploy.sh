@@ -42,8 +42,9 @@ Checks: kustomize build of every overlay; kubernetes-validate --strict
 (Kubernetes ${K8S_VERSION}) of each render and of the eks overlay deploy.sh
 generates; shellcheck of scripts/*.sh; every script's --help and --dry-run
 (which must report no result); hadolint of the Dockerfiles; yamllint;
-compose.yaml against the compose spec; the cross-file checks in deploy/tests
-(pytest). The production path run for real is in scripts/collector-test.sh,
+compose.yaml against the compose spec; the Grafana dashboards against
+Grafana's dashboard JSON schema (deploy/tests/grafana_dashboard.py); the
+cross-file checks in deploy/tests (pytest). The production path run for real is in scripts/collector-test.sh,
 build-images.sh --engine podman, container-test.sh and compose-test.sh.
 
 Options:
@@ -240,6 +241,10 @@ check "hadolint collector/Dockerfile Dockerfiles/base/rust.Containerfile" \
   hadolint collector/Dockerfile Dockerfiles/base/rust.Containerfile
 check "yamllint k8s/ deploy/ compose.yaml" yamllint --strict -c deploy/yamllint.yaml k8s deploy compose.yaml
 check "compose.yaml matches the compose spec" check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+# Grafana's dashboard and Tempo query schemas (deploy/grafana/schema/, Apache-2.0),
+# the data source variable on every panel, and deploy/grafana/dashboard-queries.txt.
+check "Grafana dashboards: schema, data source variable, queries (deploy/grafana/dashboards)" \
+  python deploy/tests/grafana_dashboard.py deploy/grafana/dashboards/*.json
 
 # ---- cross-file checks (pytest: one count per test) --------------------------------------------------
 junit="${out_dir}/pytest.xml"

@@ -24,7 +24,8 @@ Options:
 
 Environment (default):
   KUBE_CONTEXT         kube context (local: kind-${KIND_CLUSTER_NAME}; eks: current context)
-  INSTALL_GRAFANA      1 installs Grafana with the Tempo data source (${INSTALL_GRAFANA})
+  INSTALL_GRAFANA      1 installs Grafana with the Tempo data source and the tracelab
+                       dashboard (deploy/grafana/dashboards/tracelab.json) (${INSTALL_GRAFANA})
   ROLLOUT_TIMEOUT      wait per rollout (${ROLLOUT_TIMEOUT})
   TEMPO_CHART_VERSION  (${TEMPO_CHART_VERSION})   GRAFANA_CHART_VERSION (${GRAFANA_CHART_VERSION})
 eks only:
@@ -124,7 +125,9 @@ if [[ "${INSTALL_GRAFANA}" == 1 ]]; then
   log "Grafana ${GRAFANA_CHART_VERSION}"
   run helm upgrade --install grafana "${HELM_REPO_NAME}/grafana" "${helm_args[@]}" \
     --version "${GRAFANA_CHART_VERSION}" --namespace "${TEMPO_NAMESPACE}" \
-    --values "${values_dir}/grafana/values.yaml" --wait --timeout 10m
+    --values "${values_dir}/grafana/values.yaml" \
+    --set-file "dashboards.tracelab.tracelab.json=${REPO_ROOT}/deploy/grafana/dashboards/tracelab.json" \
+    --wait --timeout 10m
 fi
 
 log "apps, Collector, curl client (${overlay#"${REPO_ROOT}/"})"

@@ -118,6 +118,20 @@ MUTATIONS = [
     ("the manifests pin a Collector image of another release than the build",
      "k8s/base/otel-collector/collector.yaml", "opentelemetry-collector-k8s:0.158.0",
      "opentelemetry-collector-k8s:0.159.0", "test_collector_build_has_exactly"),
+    ("a dashboard panel on a fixed data source uid instead of the variable",
+     "deploy/grafana/dashboards/tracelab.json", '"uid": "${datasource}"', '"uid": "tempo"',
+     "test_dashboards_pass_the_schema"),
+    ("the dashboard's queries file out of step with its panels",
+     "deploy/grafana/dashboard-queries.txt", "quantile_over_time(duration, .5, .9, .99)",
+     "quantile_over_time(duration, .5, .99)", "test_dashboards_pass_the_schema"),
+    ("compose's Grafana without the dashboards",
+     "compose.yaml", "      - ./deploy/grafana/dashboards:/var/lib/grafana/dashboards/tracelab:ro\n", "",
+     "test_compose_grafana_loads_the_dashboards"),
+    ("deploy.sh hands the chart another file than the dashboard",
+     "scripts/deploy.sh", "/deploy/grafana/dashboards/tracelab.json", "/deploy/grafana/tracelab.json",
+     "test_chart_loads_the_dashboard"),
+    ("compose's Tempo without the local-blocks processor (TraceQL metrics fail)",
+     "deploy/compose/tempo.yaml", "processors: [local-blocks]", "processors: []", "test_tempo_serves_traceql_metrics"),
 ]
 
 IGNORE = shutil.ignore_patterns("target", ".git")
@@ -146,7 +160,7 @@ def main(root, kubectl):
             env.pop("RENDER_DIR", None)
             run = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-k", test,
-                 str(root / "deploy/tests/test_manifests.py")],
+                 str(root / "deploy/tests")],
                 env=env, capture_output=True, text=True)
             if run.returncode == 1:
                 print(f"caught  {what} -> {test}")

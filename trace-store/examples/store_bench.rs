@@ -1,6 +1,7 @@
 //! The store's benchmark: ingest over OTLP/HTTP protobuf into a running
 //! `tracelab store`, then measure its memory per stored span, trace-by-id
-//! latency and TraceQL search latency. Run it with `scripts/bench-store.sh`,
+//! latency, TraceQL search latency and TraceQL metrics latency (`/api/metrics/query_range`).
+//! Run it with `scripts/bench-store.sh`,
 //! which builds in release mode, starts the store and reports.
 //!
 //! The spans look like the chain's: traces of five spans over three
@@ -392,12 +393,14 @@ async fn ingest_timed(
 }
 
 /// Ingest of `bodies` alone and then of `more` while one client runs `query` back to back over
-/// the full store: the rate and p99 of each, and how many searches ran.
+/// the full store (`path` is the endpoint, up to `q=`: a search or a metrics query): the rate
+/// and p99 of each, and how many queries ran.
 async fn ingest_under_search(
     args: &Args,
     client: &reqwest::Client,
     bodies: Vec<Vec<u8>>,
     more: Vec<Vec<u8>>,
+    path: &str,
     query: &str,
 ) {
     let spans = |b: &[Vec<u8>]| (b.len() * TRACES_PER_REQUEST * SPANS_PER_TRACE) as f64;
@@ -406,11 +409,7 @@ async fn ingest_under_search(
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let searcher = {
         let (client, stop) = (client.clone(), stop.clone());
-        let url = format!(
-            "http://{}/api/search?limit=20&q={}",
-            args.query,
-            percent(query)
-        );
+        let url = format!("http://{}{path}{}", args.query, percent(query));
         tokio::spawn(async move {
             let mut searches = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -441,7 +440,7 @@ async fn ingest_under_search(
         ms(p99_alone)
     );
     println!(
-        "| ingest while one client searches `{query}` back to back | {rate_busy:.0} spans/s ({:.0} % of alone) · request p99 {} ({:.1}× alone) · {} searches, p50 {} |",
+        "| ingest while one client queries `{query}` back to back | {rate_busy:.0} spans/s ({:.0} % of alone) · request p99 {} ({:.1}× alone) · {} queries, p50 {} |",
         100.0 * rate_busy / rate_alone,
         ms(p99_busy),
         p99_busy.as_secs_f64() / p99_alone.as_secs_f64(),
@@ -656,6 +655,34 @@ async fn main() {
         );
     }
 
+    // TraceQL metrics over every stored span, the last hour from just before the first trace
+    // (targets at 1M spans: rate by service 200 ms, duration quantiles 300 ms).
+    let (from, to) = (1_759_999_990u64, 1_760_003_590u64);
+    for (label, q, target) in [
+        (
+            "metrics: rate by service",
+            "{ } | rate() by (resource.service.name)",
+            "200 ms",
+        ),
+        (
+            "metrics: duration quantiles",
+            "{ } | quantile_over_time(duration, .5, .99)",
+            "300 ms",
+        ),
+    ] {
+        let url = format!(
+            "http://{}/api/metrics/query_range?start={from}&end={to}&q={}",
+            args.query,
+            percent(q)
+        );
+        let took = latencies(&client, &vec![url; 10], false).await;
+        println!(
+            "| {label} `{q}`, 1 h in 15 s steps (10 runs; target at 1M spans {target}) | p50 {} · p99 {} |",
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.99))
+        );
+    }
+
     // Readers against the writer: new traces, ingested alone and then under a full-scan search.
     let extra = (requests / 5).max(20);
     let new_bodies = |from: usize| -> Vec<Vec<u8>> {
@@ -664,7 +691,16 @@ async fn main() {
             .collect()
     };
     let (alone, busy) = (new_bodies(requests), new_bodies(requests + extra));
-    ingest_under_search(&args, &client, alone, busy, full_scan_regex).await;
+    let search = "/api/search?limit=20&q=";
+    ingest_under_search(&args, &client, alone, busy, search, full_scan_regex).await;
+    // The same with a metrics query over the whole store as the reader.
+    let (alone, busy) = (
+        new_bodies(requests + 2 * extra),
+        new_bodies(requests + 3 * extra),
+    );
+    let metrics = format!("/api/metrics/query_range?start={from}&end={to}&q=");
+    let rate = "{ } | rate() by (resource.service.name)";
+    ingest_under_search(&args, &client, alone, busy, &metrics, rate).await;
 }
 
 /// GETs every URL in turn (JSON answers). Returns the sorted latencies and, per answer,

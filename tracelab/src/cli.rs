@@ -55,6 +55,9 @@ pub enum Command {
     Scenario(crate::scenario::ScenarioArgs),
     /// Check that a trace has the shape a YAML file describes (exit 0 yes, 1 no, 2 bad input).
     Expect(crate::expect_cmd::ExpectArgs),
+    /// Run a TraceQL metrics query, e.g. '{ } | rate() by (resource.service.name)', and
+    /// draw each series as a sparkline (or --table).
+    Metrics(crate::metrics_cmd::MetricsArgs),
 }
 
 /// Where a viewer finds the store.

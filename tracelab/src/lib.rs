@@ -18,6 +18,7 @@
 //!   `tail`, `export`), clients of a running store's query API.
 //! - [`details`]: each span's status, attributes and events (`show -v`).
 //! - [`expect_cmd`]: `tracelab expect`, shape assertions for any language's CI.
+//! - [`metrics_cmd`]: `tracelab metrics`, TraceQL metrics as sparklines or a table.
 //! - [`run`]: dispatch a parsed command line.
 
 pub mod children;
@@ -29,6 +30,7 @@ pub mod fault_cmd;
 pub mod lab;
 pub mod lab_control;
 pub mod load;
+pub mod metrics_cmd;
 pub mod scenario;
 pub mod services;
 pub mod store_cmd;
@@ -93,6 +95,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
         Command::Start(args) => fault_cmd::stop_or_start(args, "start", &mut out).await,
         Command::Load(args) => load::run(args, &mut out).await,
         Command::Scenario(args) => scenario::run(args, &mut out).await,
+        Command::Metrics(args) => metrics_cmd::run(&args, &mut out).await,
         Command::Serve(_) | Command::Store(_) | Command::Expect(_) => {
             unreachable!("handled by run")
         }

@@ -32,8 +32,12 @@
 //! hints `with(name = value, …)` (`most_recent=true` is served; other hints are accepted and
 //! ignored, as Tempo ignores hints it does not know).
 //!
+//! Metrics queries (`{ … } | rate() by (…)`, `quantile_over_time`, `compare`, …) parse with
+//! [`parse_metrics`] into a [`MetricsQuery`], evaluated over time steps by a
+//! [`MetricsEvaluator`]; [`parse`] refuses them with a message that says so.
+//!
 //! Not supported (an error that says so, or a syntax error): arithmetic (`+ - * / % ^` between
-//! fields), metrics functions (`| rate()`), `parent.` attributes (rejected, as Tempo does).
+//! fields or between metrics queries), `parent.` attributes (rejected, as Tempo does).
 //!
 //! # Layout
 //!
@@ -46,20 +50,25 @@
 //!   (`aggregate`), the span tree of the structural operators (`structure`).
 //! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules.
 //! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
-//!
-//! A metrics engine (`| rate()`, `| quantile_over_time()`, … over time buckets) will sit beside
-//! `eval` as a `metrics` module: it parses with `syntax`, reads spans through the same `view`
-//! traits, and reuses `value`'s comparisons. It is not built yet; the parser rejects
-//! metrics functions.
+//! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
+//!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
+//!   keys, exemplar slots), `quantile` (power-of-two buckets), `compare`, `stages` (`topk`,
+//!   `bottomk`, filters). It parses with `syntax` and reads spans through the same `view`
+//!   traits.
 
 mod error;
 mod eval;
+mod metrics;
 mod query;
 mod syntax;
 mod value;
 mod view;
 
 pub use error::ParseError;
+pub use metrics::{
+    Exemplar, LabelValue, MetricsAnswer, MetricsEvaluator, MetricsQuery, Range, RangeError, Sample,
+    Series,
+};
 pub use query::{Query, Spanset};
 pub use syntax::ast::{AttrScope, Field};
 pub use syntax::display::{kind_name, status_name};
@@ -81,8 +90,19 @@ pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Parses and checks a query. Errors carry Tempo's wording.
 pub fn parse(text: &str) -> Result<Query, ParseError> {
     check_length(text)?;
-    let tokens = syntax::lexer::lex(text)?;
-    let (mut pipeline, hints) = syntax::parser::parse_tokens(&tokens)?;
+    query_from_tokens(&syntax::lexer::lex(text)?)
+}
+
+/// Parses and checks a metrics query such as `{ status = error } | rate() by (resource.service.name)`
+/// (see [`MetricsQuery`]). Errors carry Tempo's wording where Tempo has one.
+pub fn parse_metrics(text: &str) -> Result<MetricsQuery, ParseError> {
+    check_length(text)?;
+    metrics::parse::parse(&syntax::lexer::lex(text)?)
+}
+
+/// A checked [`Query`] from tokens that end with `Eof` (the spanset part of a metrics query too).
+fn query_from_tokens(tokens: &[syntax::lexer::Token]) -> Result<Query, ParseError> {
+    let (mut pipeline, hints) = syntax::parser::parse_tokens(tokens)?;
     let mut fetched = Vec::new();
     syntax::check::check_pipeline(&mut pipeline, &mut fetched)?;
     Ok(Query::new(pipeline, fetched, hints))

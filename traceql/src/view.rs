@@ -112,6 +112,16 @@ pub trait SpanView {
     fn events(&self) -> &[Event];
     /// The span's links (`link.x`, `link:traceID`, `link:spanID`).
     fn links(&self) -> &[Link];
+    /// Calls `found` with each of the span's own attributes, for `compare()`, which breaks
+    /// spans down by every attribute they have. The default reports none.
+    fn each_span_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        let _ = found;
+    }
+    /// Calls `found` with each attribute of the span's resource, for `compare()`. The default
+    /// reports none.
+    fn each_resource_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        let _ = found;
+    }
 }
 
 /// Each span's parent as an index into `spans`: `None` for a root (an empty parent id) and for a

@@ -120,7 +120,9 @@ fn invalid_queries_fail_with_tempos_messages() {
         ),
         (
             "{ .a = 1 } | rate()",
-            syntax(1, 14, "unknown identifier: rate"),
+            invalid(
+                "rate() is a metrics function: only a metrics query (/api/metrics/query_range, /api/metrics/query) may end with it",
+            ),
         ),
         (
             "{ } | count()",

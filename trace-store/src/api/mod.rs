@@ -19,6 +19,7 @@
 //! Unknown paths get Go's `404 page not found`.
 
 mod grpc;
+mod metrics_query;
 mod newest;
 mod params;
 mod search;
@@ -26,6 +27,7 @@ mod settled;
 mod spansets;
 mod tags;
 mod tempo_json;
+mod time_params;
 mod traces;
 
 use axum::Router;
@@ -55,6 +57,8 @@ pub(crate) fn router(store: Store) -> Router {
             get(settled::settled),
         )
         .route("/tracelab/v1/search/newest", get(newest::newest))
+        .route("/api/metrics/query_range", get(metrics_query::query_range))
+        .route("/api/metrics/query", get(metrics_query::query_instant))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(store)
 }

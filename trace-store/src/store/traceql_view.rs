@@ -103,4 +103,16 @@ impl traceql::SpanView for SpanRecord {
     fn links(&self) -> &[Link] {
         SpanRecord::links(self)
     }
+
+    fn each_span_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        for attribute in self.attributes() {
+            found(&attribute.key, self.span_attribute(&attribute.key));
+        }
+    }
+
+    fn each_resource_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        for kv in &self.resource().attributes {
+            found(&kv.key, kv.value.as_ref().map_or(Value::Nil, Value::from));
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,25 @@ pub const DEADLINE: Duration = Duration::from_secs(15);
 #[derive(Default)]
 struct Lines {
     lines: Mutex<Vec<String>>,
+    /// Set (under `lines`' lock) when the pipe reached its end.
+    ended: AtomicBool,
     grew: Condvar,
+}
+
+impl Lines {
+    /// Wait until the pipe has been read to its end, or `until`. A process that has exited may
+    /// still have lines in its pipe that the reading thread has not taken yet.
+    fn wait_ended(&self, until: Instant) {
+        let mut guard = self.lines.lock().unwrap();
+        while !self.ended.load(Ordering::SeqCst) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // A grandchild that inherited the pipe can hold it open; what was read stands.
+                return;
+            }
+            guard = self.grew.wait_timeout(guard, left).unwrap().0;
+        }
+    }
 }
 
 /// A `tracelab` child process with its output captured line by line.
@@ -85,11 +104,15 @@ impl Process {
         self.child.try_wait().unwrap()
     }
 
-    /// Wait for the process to exit, up to `deadline`.
+    /// Wait for the process to exit, up to `deadline`, and for its output to be read to the end
+    /// (up to 5 s more), so `stdout_text` after it holds everything the process wrote.
     pub fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
         let until = Instant::now() + deadline;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                let drained = Instant::now() + Duration::from_secs(5);
+                self.stdout.wait_ended(drained);
+                self.stderr.wait_ended(drained);
                 return status;
             }
             assert!(
@@ -126,6 +149,9 @@ fn collect(pipe: impl std::io::Read + Send + 'static) -> Arc<Lines> {
             sink.lines.lock().unwrap().push(line);
             sink.grew.notify_all();
         }
+        let _guard = sink.lines.lock().unwrap();
+        sink.ended.store(true, Ordering::SeqCst);
+        sink.grew.notify_all();
     });
     lines
 }

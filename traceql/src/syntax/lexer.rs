@@ -54,7 +54,7 @@ pub(crate) enum Tok {
     Kind(i32),
     Intrinsic(Intrinsic),
     Attr(AttrScope, String),
-    /// `count avg min max sum select by coalesce with`.
+    /// `count avg min max sum select by coalesce with`, and the metrics functions.
     Func(&'static str),
     /// A hint's name inside `with( … )`, such as `most_recent`.
     Hint(String),
@@ -367,6 +367,18 @@ fn keyword(word: &str) -> Option<Tok> {
         "by" => Tok::Func("by"),
         "coalesce" => Tok::Func("coalesce"),
         "with" => Tok::Func("with"),
+        // Metrics functions; only `crate::metrics` parses them (see `parse_metrics`).
+        "rate" => Tok::Func("rate"),
+        "count_over_time" => Tok::Func("count_over_time"),
+        "min_over_time" => Tok::Func("min_over_time"),
+        "max_over_time" => Tok::Func("max_over_time"),
+        "avg_over_time" => Tok::Func("avg_over_time"),
+        "sum_over_time" => Tok::Func("sum_over_time"),
+        "quantile_over_time" => Tok::Func("quantile_over_time"),
+        "histogram_over_time" => Tok::Func("histogram_over_time"),
+        "compare" => Tok::Func("compare"),
+        "topk" => Tok::Func("topk"),
+        "bottomk" => Tok::Func("bottomk"),
         _ => return Intrinsic::from_name(word).map(Tok::Intrinsic),
     })
 }

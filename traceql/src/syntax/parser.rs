@@ -171,6 +171,11 @@ impl Parser<'_> {
     fn stage(&mut self) -> Result<Stage, ParseError> {
         let func = match self.peek() {
             Tok::Func("with") => return Err(self.unexpected("spanset or pipeline function")),
+            Tok::Func(name) if crate::metrics::is_metrics_function(name) => {
+                return Err(ParseError::Invalid(format!(
+                    "{name}() is a metrics function: only a metrics query (/api/metrics/query_range, /api/metrics/query) may end with it"
+                )));
+            }
             Tok::Func(name) => *name,
             _ => return Ok(Stage::Spanset(self.spanset()?)),
         };

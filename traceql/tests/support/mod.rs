@@ -146,6 +146,18 @@ impl SpanView for Span {
         Value::find(&self.resource, key)
     }
 
+    fn each_span_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        for kv in &self.attributes {
+            found(&kv.key, kv.value.as_ref().map_or(Value::Nil, Value::from));
+        }
+    }
+
+    fn each_resource_attribute(&self, found: &mut dyn FnMut(&str, Value<'_>)) {
+        for kv in &self.resource {
+            found(&kv.key, kv.value.as_ref().map_or(Value::Nil, Value::from));
+        }
+    }
+
     fn scope_attribute(&self, key: &str) -> Value<'_> {
         Value::find(&self.scope_attributes, key)
     }

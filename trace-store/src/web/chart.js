@@ -75,8 +75,9 @@ export function histogram(durations) {
 }
 
 /**
- * A line chart of `series` ([{ label, points: [[ms, value], …] }]), one `<path class="series">`
- * each, with a legend. Time on x (local clock), values on y from 0.
+ * A line chart of `series` ([{ label, points: [[ms, value], …], exemplars: [{ ms, value, href }] }]),
+ * one `<path class="series">` each, with a legend. Time on x (local clock), values on y from 0.
+ * Each exemplar is a dot linking to its trace (its value is clamped to the chart).
  */
 export function lineChart(series) {
   const width = 800;
@@ -99,6 +100,10 @@ export function lineChart(series) {
     return svg('path', { class: `series c${i % 8}`, d: d || 'M0,0', 'data-series': i, 'data-points': s.points.length },
       svg('title', {}, s.label));
   });
+  const dots = series.flatMap((s, i) => (s.exemplars || []).map((e) => svg('a', { href: e.href, class: 'exemplar' },
+    svg('circle', {
+      class: `c${i % 8}`, r: 3.5, cx: x(e.ms).toFixed(1), cy: y(Math.min(Math.max(e.value, 0), y1)).toFixed(1),
+    }), svg('title', {}, `${s.label}: exemplar, open its trace`))));
   const time = (ms) => new Date(ms).toLocaleTimeString();
   const grid = [0, 0.5, 1].map((f) => svg('g', {},
     svg('line', { class: 'grid', x1: left, x2: width - 8, y1: y(y1 * f), y2: y(y1 * f) }),
@@ -107,7 +112,7 @@ export function lineChart(series) {
     grid,
     svg('text', { class: 'axis-label', x: left, y: height - 6 }, time(x0)),
     svg('text', { class: 'axis-label end', x: width - 8, y: height - 6 }, time(x1)),
-    paths);
+    paths, dots);
   const legend = el('ul', { class: 'legend', id: 'legend' }, series.map((s, i) =>
     el('li', { 'data-series': String(i) }, el('span', { class: `swatch c${i % 8}` }), s.label)));
   return [chart, legend];

@@ -57,6 +57,7 @@ export async function renderMetrics(ctx, params) {
       .map((p) => [Number(p.timestampMs), Number(p.value)])
       .filter((p) => Number.isFinite(p[0]))
       .sort((a, b) => a[0] - b[0]),
+    exemplars: (s.exemplars || []).map(exemplar).filter(Boolean),
   }));
   const partial = body.status === 'partial' || body.status === 'PARTIAL';
   if (partial) {
@@ -73,6 +74,20 @@ export async function renderMetrics(ctx, params) {
   ctx.view.append(el('figure', { class: 'metrics-chart', id: 'metrics-chart', 'data-series-count': String(series.length) },
     lineChart(series)));
   ctx.done('ready');
+}
+
+/** An exemplar with its trace's link, or null without a usable trace id or time. */
+function exemplar(e) {
+  const label = (key) => {
+    const found = (e.labels || []).find((kv) => kv.key === key);
+    return found ? anyValue(found.value)[1] : '';
+  };
+  const trace = label('trace:id').toLowerCase();
+  const span = label('span:id').toLowerCase();
+  const ms = Number(e.timestampMs);
+  if (!/^[0-9a-f]{1,32}$/.test(trace) || !Number.isFinite(ms)) return null;
+  const href = `#/trace/${trace.padStart(32, '0')}${/^[0-9a-f]{16}$/.test(span) ? `?span=${span}` : ''}`;
+  return { ms, value: Number(e.value) || 0, href };
 }
 
 /** `{key="value", …}` from Tempo's labels (OTLP KeyValue JSON); `{}` for a series without. */

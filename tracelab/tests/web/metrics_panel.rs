@@ -83,6 +83,18 @@ async fn metrics_panel_draws_a_path_per_series_and_shows_errors() {
         "{legend}"
     );
 
+    // Exemplars are dots linking to traces of the dataset.
+    let links: Vec<_> = tags_with(&dom, "href")
+        .into_iter()
+        .filter(|a| a.get("class").is_some_and(|c| c == "exemplar"))
+        .map(|a| a["href"].clone())
+        .collect();
+    assert!(!links.is_empty(), "no exemplar links: {dom}");
+    for link in &links {
+        let opens = (1..=5).any(|t| link.starts_with(&format!("#/trace/{}", dataset::trace_id(t))));
+        assert!(opens, "{link} opens no trace of the dataset");
+    }
+
     // A query the store refuses: its 400 text, as written, and no chart.
     let bad = "{ } | no_such_function()";
     let (status, body) = api(&store, bad).await;

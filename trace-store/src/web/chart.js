@@ -77,7 +77,7 @@ export function histogram(durations) {
 /**
  * A line chart of `series` ([{ label, points: [[ms, value], …], exemplars: [{ ms, value, href }] }]),
  * one `<path class="series">` each, with a legend. Time on x (local clock), values on y from 0.
- * Each exemplar is a dot linking to its trace (its value is clamped to the chart).
+ * Each exemplar is a dot on its series' line linking to its trace.
  */
 export function lineChart(series) {
   const width = 800;
@@ -100,10 +100,17 @@ export function lineChart(series) {
     return svg('path', { class: `series c${i % 8}`, d: d || 'M0,0', 'data-series': i, 'data-points': s.points.length },
       svg('title', {}, s.label));
   });
+  // An exemplar sits on its series' line, at the sample of the step it fell in (a sample's
+  // time is its step's end): its own value is in another unit for most functions (a span's
+  // duration under quantile_over_time, none under rate()).
+  const onLine = (points, ms) => {
+    const sample = points.find(([t]) => t > ms) || points[points.length - 1];
+    return sample && Number.isFinite(sample[1]) ? sample[1] : 0;
+  };
+  const about = (e) => (Number.isFinite(e.value) ? ` (${formatNumber(e.value)})` : '');
   const dots = series.flatMap((s, i) => (s.exemplars || []).map((e) => svg('a', { href: e.href, class: 'exemplar' },
-    svg('circle', {
-      class: `c${i % 8}`, r: 3.5, cx: x(e.ms).toFixed(1), cy: y(Math.min(Math.max(e.value, 0), y1)).toFixed(1),
-    }), svg('title', {}, `${s.label}: exemplar, open its trace`))));
+    svg('circle', { class: `c${i % 8}`, r: 3.5, cx: x(e.ms).toFixed(1), cy: y(onLine(s.points, e.ms)).toFixed(1) }),
+    svg('title', {}, `${s.label}: exemplar${about(e)}, open its trace`))));
   const time = (ms) => new Date(ms).toLocaleTimeString();
   const grid = [0, 0.5, 1].map((f) => svg('g', {},
     svg('line', { class: 'grid', x1: left, x2: width - 8, y1: y(y1 * f), y2: y(y1 * f) }),

@@ -87,7 +87,7 @@ function exemplar(e) {
   const ms = Number(e.timestampMs);
   if (!/^[0-9a-f]{1,32}$/.test(trace) || !Number.isFinite(ms)) return null;
   const href = `#/trace/${trace.padStart(32, '0')}${/^[0-9a-f]{16}$/.test(span) ? `?span=${span}` : ''}`;
-  return { ms, value: Number(e.value) || 0, href };
+  return { ms, value: e.value === null || e.value === undefined ? NaN : Number(e.value), href };
 }
 
 /** `{key="value", …}` from Tempo's labels (OTLP KeyValue JSON); `{}` for a series without. */

@@ -1,10 +1,12 @@
 // The metrics panel: a TraceQL metrics query (`{ } | rate() by (resource.service.name)`) run
 // against /api/metrics/query_range, drawn as a line chart with one SVG path per series and a
 // legend from the series' labels. The store's error text (a 400 for a query it cannot run) is
-// shown as written. State is in the URL: #/metrics?q=&since=&step=.
+// shown as written. Below it, the RED table per service (red.js) over the same range.
+// State is in the URL: #/metrics?q=&since=&step=.
 
 import { el, anyValue, getJson, tokenForm } from './util.js';
 import { lineChart } from './chart.js';
+import { redTable } from './red.js';
 import { sinceSeconds } from './search.js';
 
 export const DEFAULT_METRICS_QUERY = '{ } | rate() by (resource.service.name)';
@@ -32,24 +34,37 @@ export async function renderMetrics(ctx, params) {
     ctx.navigate(`#/metrics?${next}`);
   });
   const status = el('p', { class: 'status', id: 'metrics-status' }, 'Querying…');
-  ctx.view.append(el('h1', {}, 'Metrics'), form, status);
+  const chart = el('div', { class: 'chart-slot' });
+  const red = el('section', { class: 'red-section', id: 'red' },
+    el('h2', {}, 'RED per service (server spans in this range)'));
+  ctx.view.append(el('h1', {}, 'Metrics'), form, status, chart, red);
 
   const end = Math.ceil(Date.now() / 1000);
-  const query = { q, start: String(end - sinceSeconds(since)), end: String(end) };
+  const start = end - sinceSeconds(since);
+  const redDone = redTable(start, end).then((table) => {
+    if (ctx.current()) red.append(table);
+  });
+  const state = await drawQuery(ctx, { q, start, end, step }, status, chart);
+  await redDone;
+  if (state) ctx.done(state);
+}
+
+/** Runs the query and draws its chart into `chart`; the page's state, or null if moved on. */
+async function drawQuery(ctx, { q, start, end, step }, status, chart) {
+  const query = { q, start: String(start), end: String(end) };
   if (step) query.step = step;
   let body;
   try {
     body = await getJson(`/api/metrics/query_range?${new URLSearchParams(query)}`);
   } catch (error) {
-    if (!ctx.current()) return;
+    if (!ctx.current()) return null;
     status.replaceWith(error.status === 401 ? tokenForm(error) : el('div',
       { class: 'error-box', id: 'metrics-error', role: 'alert', 'data-status': error.status || '' },
       el('strong', {}, error.status ? `The query failed (HTTP ${error.status}):` : 'The query failed:'),
       el('pre', { class: 'error-text' }, error.message)));
-    ctx.done(error.status === 401 ? 'auth' : 'error');
-    return;
+    return error.status === 401 ? 'auth' : 'error';
   }
-  if (!ctx.current()) return;
+  if (!ctx.current()) return null;
 
   const series = (Array.isArray(body.series) ? body.series : []).map((s) => ({
     label: seriesLabel(s.labels),
@@ -61,19 +76,18 @@ export async function renderMetrics(ctx, params) {
   }));
   const partial = body.status === 'partial' || body.status === 'PARTIAL';
   if (partial) {
-    ctx.view.append(el('div', { class: 'error-box', id: 'metrics-partial', role: 'status' },
+    chart.append(el('div', { class: 'error-box', id: 'metrics-partial', role: 'status' },
       `Partial answer: ${body.message || 'the store cut the result'}`));
   }
   if (series.length === 0) {
     status.textContent = 'No series: no spans matched in this range.';
     status.id = 'metrics-empty';
-    ctx.done('ready');
-    return;
+    return 'ready';
   }
   status.textContent = series.length === 1 ? '1 series' : `${series.length} series`;
-  ctx.view.append(el('figure', { class: 'metrics-chart', id: 'metrics-chart', 'data-series-count': String(series.length) },
+  chart.append(el('figure', { class: 'metrics-chart', id: 'metrics-chart', 'data-series-count': String(series.length) },
     lineChart(series)));
-  ctx.done('ready');
+  return 'ready';
 }
 
 /** An exemplar with its trace's link, or null without a usable trace id or time. */

@@ -92,6 +92,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("metrics.js"),
     },
     Asset {
+        name: "red.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("red.js"),
+    },
+    Asset {
         name: "nav.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("nav.js"),

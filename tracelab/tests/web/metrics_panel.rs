@@ -95,6 +95,19 @@ async fn metrics_panel_draws_a_path_per_series_and_shows_errors() {
         assert!(opens, "{link} opens no trace of the dataset");
     }
 
+    // The RED table from the server spans of the last hour (trace 4 is two days old):
+    // svc-x served 4 (traces 1, 2, 3, 5), none failed; svc-y served 3 (1, 2, 5), one failed (2).
+    let red: Vec<_> = tags_with(&dom, "data-red-service")
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["data-red-service"], r["data-requests"], r["data-errors"]
+            )
+        })
+        .collect();
+    assert_eq!(red, ["svc-x 4 0", "svc-y 3 1"], "{dom}");
+
     // A query the store refuses: its 400 text, as written, and no chart.
     let bad = "{ } | no_such_function()";
     let (status, body) = api(&store, bad).await;

@@ -1,12 +1,14 @@
 // The metrics panel: a TraceQL metrics query (`{ } | rate() by (resource.service.name)`) run
 // against /api/metrics/query_range, drawn as a line chart with one SVG path per series and a
 // legend from the series' labels. The store's error text (a 400 for a query it cannot run) is
-// shown as written. Below it, the RED table per service (red.js) over the same range.
+// shown as written. Below it, the RED table per service (red.js) and the service graph
+// (graph.js) over the same range.
 // State is in the URL: #/metrics?q=&since=&step=.
 
 import { el, anyValue, getJson, tokenForm } from './util.js';
 import { lineChart } from './chart.js';
 import { redTable } from './red.js';
+import { serviceGraph } from './graph.js';
 import { sinceSeconds } from './search.js';
 
 export const DEFAULT_METRICS_QUERY = '{ } | rate() by (resource.service.name)';
@@ -37,15 +39,20 @@ export async function renderMetrics(ctx, params) {
   const chart = el('div', { class: 'chart-slot' });
   const red = el('section', { class: 'red-section', id: 'red' },
     el('h2', {}, 'RED per service (server spans in this range)'));
-  ctx.view.append(el('h1', {}, 'Metrics'), form, status, chart, red);
+  const graph = el('section', { class: 'graph-section', id: 'graph' },
+    el('h2', {}, 'Service graph (client spans calling server spans)'));
+  ctx.view.append(el('h1', {}, 'Metrics'), form, status, chart, red, graph);
 
   const end = Math.ceil(Date.now() / 1000);
   const start = end - sinceSeconds(since);
   const redDone = redTable(start, end).then((table) => {
     if (ctx.current()) red.append(table);
   });
+  const graphDone = serviceGraph(start, end).then((drawn) => {
+    if (ctx.current()) graph.append(drawn);
+  });
   const state = await drawQuery(ctx, { q, start, end, step }, status, chart);
-  await redDone;
+  await Promise.all([redDone, graphDone]);
   if (state) ctx.done(state);
 }
 

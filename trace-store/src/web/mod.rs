@@ -97,6 +97,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("red.js"),
     },
     Asset {
+        name: "graph.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("graph.js"),
+    },
+    Asset {
         name: "nav.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("nav.js"),

@@ -108,6 +108,19 @@ async fn metrics_panel_draws_a_path_per_series_and_shows_errors() {
         .collect();
     assert_eq!(red, ["svc-x 4 0", "svc-y 3 1"], "{dom}");
 
+    // The service graph over the same traces: client spans calling server spans. svc-x calls
+    // svc-y in trace 1; svc-y calls svc-x in trace 2, and that call failed.
+    let edges: Vec<_> = tags_with(&dom, "data-calls")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}>{} {} {}",
+                e["data-from"], e["data-to"], e["data-calls"], e["data-errors"]
+            )
+        })
+        .collect();
+    assert_eq!(edges, ["svc-x>svc-y 1 0", "svc-y>svc-x 1 1"], "{dom}");
+
     // A query the store refuses: its 400 text, as written, and no chart.
     let bad = "{ } | no_such_function()";
     let (status, body) = api(&store, bad).await;

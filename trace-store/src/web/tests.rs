@@ -69,7 +69,11 @@ async fn every_file_has_its_media_type_csp_and_cache_policy() {
         ),
         ("/assets/nav.js", "text/javascript; charset=utf-8", "export"),
         ("/assets/red.js", "text/javascript; charset=utf-8", "export"),
-        ("/assets/graph.js", "text/javascript; charset=utf-8", "export"),
+        (
+            "/assets/graph.js",
+            "text/javascript; charset=utf-8",
+            "export",
+        ),
         ("/assets/style.css", "text/css; charset=utf-8", "body"),
     ];
     for (path, content_type, start_of_body) in cases {

@@ -136,7 +136,82 @@ struct TagValue {
     value: String,
 }
 
+#[derive(Clone, PartialEq, prost::Message)]
+struct QueryRangeRequest {
+    #[prost(string, tag = "1")]
+    query: String,
+    #[prost(uint64, tag = "2")]
+    start: u64,
+    #[prost(uint64, tag = "3")]
+    end: u64,
+    #[prost(uint64, tag = "4")]
+    step: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct QueryRangeResponse {
+    #[prost(message, repeated, tag = "1")]
+    series: Vec<TimeSeries>,
+    #[prost(int32, tag = "3")]
+    status: i32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    labels: Vec<KeyValue>,
+    #[prost(message, repeated, tag = "2")]
+    samples: Vec<Sample>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Sample {
+    #[prost(double, tag = "1")]
+    value: f64,
+    #[prost(int64, tag = "2")]
+    timestamp_ms: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct QueryInstantRequest {
+    #[prost(string, tag = "1")]
+    query: String,
+    #[prost(uint64, tag = "2")]
+    start: u64,
+    #[prost(uint64, tag = "3")]
+    end: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct QueryInstantResponse {
+    #[prost(message, repeated, tag = "1")]
+    series: Vec<InstantSeries>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct InstantSeries {
+    #[prost(message, repeated, tag = "1")]
+    labels: Vec<KeyValue>,
+    #[prost(double, tag = "2")]
+    value: f64,
+}
+
 // ---- Helpers ----
+
+/// The string value of label `key`.
+fn label<'a>(labels: &'a [KeyValue], key: &str) -> &'a str {
+    labels
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The chain traces start at this second.
+const T0: u64 = 1_700_000_000_000_000_000;
 
 fn text(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -164,8 +239,8 @@ fn chain(trace: u8) -> ExportTraceServiceRequest {
                         parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
                         name: name.into(),
                         kind: 2,
-                        start_time_unix_nano: 1_700_000_000_000_000_000 + start,
-                        end_time_unix_nano: 1_700_000_000_000_000_000 + end,
+                        start_time_unix_nano: T0 + start,
+                        end_time_unix_nano: T0 + end,
                         attributes: vec![text("http.route", name)],
                         status: Some(opentelemetry_proto::tonic::trace::v1::Status {
                             code,
@@ -364,6 +439,79 @@ async fn tags_and_tag_values_v1_and_v2() {
         .map(|v| (v.kind.as_str(), v.value.as_str()))
         .collect();
     assert_eq!(typed, [("string", "app-b")]);
+}
+
+/// Two traces, each with one app-a and one app-b span: two of each per service, in one step.
+#[tokio::test]
+async fn metrics_range_and_instant_answer_what_http_answers() {
+    let addr = serve(Config::ephemeral()).await;
+    let mut grpc = client(addr).await;
+    let minute = 60_000_000_000;
+    let query = "{ } | count_over_time() by (resource.service.name)".to_owned();
+    let range: Vec<QueryRangeResponse> = call(
+        &mut grpc,
+        "/tempopb.StreamingQuerier/MetricsQueryRange",
+        tonic::Request::new(QueryRangeRequest {
+            query: query.clone(),
+            start: T0 - minute,
+            end: T0 + minute,
+            step: minute,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(range.len(), 1, "one message: the final answer");
+    assert_eq!(range[0].status, 0, "complete");
+    let mut totals: Vec<(String, f64)> = range[0]
+        .series
+        .iter()
+        .map(|s| {
+            let total = s.samples.iter().map(|x| x.value).sum();
+            (label(&s.labels, "resource.service.name").to_owned(), total)
+        })
+        .collect();
+    totals.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        totals,
+        [("app-a".to_owned(), 2.0), ("app-b".to_owned(), 2.0)]
+    );
+    let stamped = range[0].series[0].samples.iter().any(|x| x.value == 2.0);
+    assert!(
+        stamped,
+        "both traces fall in one step: {:?}",
+        range[0].series
+    );
+
+    let instant: Vec<QueryInstantResponse> = call(
+        &mut grpc,
+        "/tempopb.StreamingQuerier/MetricsQueryInstant",
+        tonic::Request::new(QueryInstantRequest {
+            query,
+            start: T0 - minute,
+            end: T0 + minute,
+        }),
+    )
+    .await
+    .unwrap();
+    let values: Vec<(&str, f64)> = instant[0]
+        .series
+        .iter()
+        .map(|s| (label(&s.labels, "resource.service.name"), s.value))
+        .collect();
+    assert_eq!(values.len(), 2, "{values:?}");
+    assert!(values.iter().all(|(_, v)| *v == 2.0), "{values:?}");
+
+    let bad = call::<_, QueryRangeResponse>(
+        &mut grpc,
+        "/tempopb.StreamingQuerier/MetricsQueryRange",
+        tonic::Request::new(QueryRangeRequest {
+            query: "{ } | rate(".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
 }
 
 #[tokio::test]

@@ -147,7 +147,14 @@ pub(super) struct BuildInfo {
 /// The Tempo release whose query API the store answers like. Grafana reads
 /// `version` to decide which Tempo features to offer, so it names the API we
 /// speak rather than this crate's own version, which goes in `revision`.
-const TEMPO_API_VERSION: &str = "2.9.0";
+///
+/// 2.8: every TraceQL and API feature Grafana gates on up to 2.8 is served (search
+/// and metrics streaming over gRPC, TraceQL metrics with `compare`, exemplars and
+/// `topk`, union structural operators and nested sets, `event:`/`link:`/
+/// `instrumentation:` scopes, `with(most_recent=true)`, `span:parentID`). Not 2.9:
+/// its MCP server (`/api/mcp`) is not served. Arithmetic in filters, older than
+/// any of these, is still refused with a 400 that names it.
+const TEMPO_API_VERSION: &str = "2.8.0";
 
 /// `GET /api/status/buildinfo`.
 pub(super) async fn build_info() -> Json<BuildInfo> {

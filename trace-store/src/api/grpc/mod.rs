@@ -7,6 +7,7 @@
 //! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags) |
 //! | `SearchTags` / `SearchTagsV2` | `GET /api/search/tags` / `GET /api/v2/search/tags` |
 //! | `SearchTagValues` / `SearchTagValuesV2` | `GET /api/search/tag/{name}/values` / `…/v2/…` |
+//! | `MetricsQueryRange` / `MetricsQueryInstant` | `GET /api/metrics/query_range` / `GET /api/metrics/query` (times in nanoseconds) |
 //! | any other method | `UNIMPLEMENTED` |
 //!
 //! Each call is turned into the GET its HTTP twin answers, run through the query API's own router
@@ -112,6 +113,12 @@ impl tower::Service<http::Request<Body>> for StreamingQuerier {
                         values_path("/api/v2/search/tag", r)
                     })
                     .await
+                }
+                "MetricsQueryRange" => {
+                    stream::<_, tempopb::QueryRangeResponse>(http, request, range_path).await
+                }
+                "MetricsQueryInstant" => {
+                    stream::<_, tempopb::QueryInstantResponse>(http, request, instant_path).await
                 }
                 _ => Status::unimplemented(format!("{SERVICE}/{method} is not served")).into_http(),
             };
@@ -262,6 +269,38 @@ fn values_path(base: &str, r: &tempopb::SearchTagValuesRequest) -> String {
     format!(
         "{base}/{}/values{}",
         utf8_percent_encode(&r.tag_name, NON_ALPHANUMERIC),
+        query_string([
+            ("q", r.query.clone()),
+            ("start", r.start.to_string()),
+            ("end", r.end.to_string()),
+        ])
+    )
+}
+
+fn range_path(r: &tempopb::QueryRangeRequest) -> String {
+    format!(
+        "/api/metrics/query_range{}",
+        query_string([
+            ("q", r.query.clone()),
+            ("start", r.start.to_string()),
+            ("end", r.end.to_string()),
+            // A Go duration in nanoseconds, which the HTTP API's `step` takes as well.
+            (
+                "step",
+                if r.step == 0 {
+                    String::new()
+                } else {
+                    format!("{}ns", r.step)
+                }
+            ),
+            ("exemplars", r.exemplars.to_string()),
+        ])
+    )
+}
+
+fn instant_path(r: &tempopb::QueryInstantRequest) -> String {
+    format!(
+        "/api/metrics/query{}",
         query_string([
             ("q", r.query.clone()),
             ("start", r.start.to_string()),

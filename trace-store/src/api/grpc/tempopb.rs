@@ -240,3 +240,160 @@ fn int<'de, D: Deserializer<'de>>(json: D) -> Result<u64, D::Error> {
         Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
     }
 }
+
+/// `QueryRangeRequest`: times and step in nanoseconds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct QueryRangeRequest {
+    #[prost(string, tag = "1")]
+    pub(crate) query: String,
+    #[prost(uint64, tag = "2")]
+    pub(crate) start: u64,
+    #[prost(uint64, tag = "3")]
+    pub(crate) end: u64,
+    #[prost(uint64, tag = "4")]
+    pub(crate) step: u64,
+    #[prost(uint32, tag = "16")]
+    pub(crate) exemplars: u32,
+}
+
+/// `QueryRangeResponse`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct QueryRangeResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) series: Vec<TimeSeries>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<SearchMetrics>,
+    /// `PartialStatus`: 0 complete, 1 partial.
+    #[prost(int32, tag = "3")]
+    #[serde(deserialize_with = "partial_status")]
+    pub(crate) status: i32,
+    #[prost(string, tag = "4")]
+    pub(crate) message: String,
+}
+
+/// `TimeSeries`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) labels: Vec<KeyValue>,
+    #[prost(message, repeated, tag = "2")]
+    pub(crate) samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "4")]
+    pub(crate) exemplars: Vec<Exemplar>,
+}
+
+/// `Sample`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Sample {
+    #[prost(double, tag = "1")]
+    #[serde(deserialize_with = "double")]
+    pub(crate) value: f64,
+    #[prost(int64, tag = "2")]
+    #[serde(deserialize_with = "signed")]
+    pub(crate) timestamp_ms: i64,
+}
+
+/// `Exemplar`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) labels: Vec<KeyValue>,
+    #[prost(double, tag = "2")]
+    #[serde(deserialize_with = "double")]
+    pub(crate) value: f64,
+    #[prost(int64, tag = "3")]
+    #[serde(deserialize_with = "signed")]
+    pub(crate) timestamp_ms: i64,
+}
+
+/// `QueryInstantRequest`: times in nanoseconds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct QueryInstantRequest {
+    #[prost(string, tag = "1")]
+    pub(crate) query: String,
+    #[prost(uint64, tag = "2")]
+    pub(crate) start: u64,
+    #[prost(uint64, tag = "3")]
+    pub(crate) end: u64,
+}
+
+/// `QueryInstantResponse`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct QueryInstantResponse {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) series: Vec<InstantSeries>,
+    #[prost(message, optional, tag = "2")]
+    pub(crate) metrics: Option<SearchMetrics>,
+    #[prost(int32, tag = "3")]
+    #[serde(deserialize_with = "partial_status")]
+    pub(crate) status: i32,
+    #[prost(string, tag = "4")]
+    pub(crate) message: String,
+}
+
+/// `InstantSeries`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct InstantSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) labels: Vec<KeyValue>,
+    #[prost(double, tag = "2")]
+    #[serde(deserialize_with = "double")]
+    pub(crate) value: f64,
+}
+
+/// A jsonpb signed 64-bit integer: a string of digits or a number.
+fn signed<'de, D: Deserializer<'de>>(json: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Int {
+        Text(String),
+        Number(i64),
+    }
+    match Int::deserialize(json)? {
+        Int::Number(n) => Ok(n),
+        Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// A jsonpb double: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+fn double<'de, D: Deserializer<'de>>(json: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Double {
+        Number(f64),
+        Text(String),
+    }
+    match Double::deserialize(json)? {
+        Double::Number(x) => Ok(x),
+        Double::Text(text) => match text.as_str() {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            other => other.parse().map_err(serde::de::Error::custom),
+        },
+    }
+}
+
+/// `PartialStatus` by name (jsonpb) or number.
+fn partial_status<'de, D: Deserializer<'de>>(json: D) -> Result<i32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Status {
+        Name(String),
+        Number(i32),
+    }
+    match Status::deserialize(json)? {
+        Status::Number(n) => Ok(n),
+        Status::Name(name) => match name.as_str() {
+            "COMPLETE" => Ok(0),
+            "PARTIAL" => Ok(1),
+            other => Err(serde::de::Error::custom(format!("unknown status {other}"))),
+        },
+    }
+}

@@ -29,6 +29,8 @@
 //! - `api`: Tempo's query API (`/api/traces/{id}`, `/api/search`, tags, `/api/echo`); search and
 //!   tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
+//! - [`analysis`]: answers from stored spans: RED per service and edge, the service graph, the
+//!   critical path, findings; served as JSON at `/tracelab/v1/stats` on the query port.
 //! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on).
 //! - `metrics`: `GET /metrics` on the query port: spans and traces held, the bound, and totals
 //!   of spans received, stored, deduplicated and evicted and of refused requests.
@@ -36,6 +38,7 @@
 //! - [`serve`] runs all three listeners ([`Listeners`], bound from one [`Config`]) until a shutdown
 //!   future completes.
 
+pub mod analysis;
 mod api;
 pub mod auth;
 pub mod ingest;

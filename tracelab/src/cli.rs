@@ -53,6 +53,9 @@ pub enum Command {
     Load(crate::load::LoadArgs),
     /// The lab's lessons: `scenario list`, `scenario run NAME`.
     Scenario(crate::scenario::ScenarioArgs),
+    /// What the stored spans say: requests, errors and latency per service
+    /// and per call, and findings (slowest hop, failing hop, broken propagation).
+    Stats(crate::stats_cmd::StatsArgs),
 }
 
 /// Where a viewer finds the store.

@@ -151,6 +151,22 @@ async fn stats_name_each_scenarios_answer() {
         "{json}"
     );
 
+    // The same calls on /metrics, under the names Grafana's service graph reads.
+    let text = reqwest::get(format!("{store}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |series: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{series} in {text}"))
+    };
+    let edge = "{client=\"app-b\",server=\"app-c\"}";
+    assert_eq!(sample(&format!("traces_service_graph_request_total{edge}")), requests);
+    assert_eq!(sample(&format!("traces_service_graph_request_failed_total{edge}")), failed);
+
     // slow-hop: app-b +300 ms. The table puts app-b's p50 past 300 ms and app-c's far below;
     // the finding names app-b.
     let out = scenario("slow-hop", "20", &app, &store, &lab);

@@ -19,6 +19,7 @@
 
 mod critical_path;
 mod findings;
+pub(crate) mod live;
 pub(crate) mod route;
 
 use std::collections::BTreeMap;

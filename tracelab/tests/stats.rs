@@ -160,12 +160,23 @@ async fn stats_name_each_scenarios_answer() {
         .unwrap();
     let sample = |series: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse::<u64>().ok())
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .parse::<u64>()
+                    .ok()
+            })
             .unwrap_or_else(|| panic!("{series} in {text}"))
     };
     let edge = "{client=\"app-b\",server=\"app-c\"}";
-    assert_eq!(sample(&format!("traces_service_graph_request_total{edge}")), requests);
-    assert_eq!(sample(&format!("traces_service_graph_request_failed_total{edge}")), failed);
+    assert_eq!(
+        sample(&format!("traces_service_graph_request_total{edge}")),
+        requests
+    );
+    assert_eq!(
+        sample(&format!("traces_service_graph_request_failed_total{edge}")),
+        failed
+    );
 
     // slow-hop: app-b +300 ms. The table puts app-b's p50 past 300 ms and app-c's far below;
     // the finding names app-b.

@@ -187,7 +187,8 @@ impl Collector {
         let relayed = if relays.is_empty() {
             String::new()
         } else {
-            format!("; {} only relay the failure", relays.join(" and "))
+            let verb = if relays.len() == 1 { "relays" } else { "relay" };
+            format!("; {} only {verb} the failure", relays.join(" and "))
         };
         findings.push(Finding {
             kind: "failing_hop",

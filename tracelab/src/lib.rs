@@ -58,6 +58,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
     let waterfall = |color: cli::ColorChoice| trace_store::waterfall::WaterfallOptions {
         width: 40,
         color: color.enabled(),
+        critical_path: false,
     };
     match command {
         Command::Traces(args) => {

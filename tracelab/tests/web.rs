@@ -198,6 +198,17 @@ async fn the_viewer_draws_a_chain_trace_and_searches() {
         .map(|n| format!("{} {} {n} false", ids[n], services[n]))
         .collect();
     assert_eq!(shape, want);
+    // The critical path: each span's own time on it adds up to the root's duration, and
+    // app-b's 300 ms wait is its own work.
+    let critical: Vec<u64> = rows_as(&dom, ["data-critical-ns"])
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let root = &spans[0].span;
+    let root_ns = root.end_time_unix_nano - root.start_time_unix_nano;
+    assert_eq!(critical.iter().sum::<u64>(), root_ns, "{critical:?}");
+    assert!(critical[2] >= 300_000_000, "{critical:?}");
+    assert_eq!(dom.matches("class=\"critical-mark\"").count(), 5, "{dom}");
     assert_eq!(text_after(&dom, "id=\"span-count\"><dt>Spans</dt><dd"), "5");
     assert!(!dom.contains("✗ error"), "no error marks on a good trace");
     // The detail panel shows the selected span: ids in hex, typed attributes, its resource.
@@ -268,7 +279,8 @@ async fn error_spans_are_marked_and_their_events_shown() {
     assert_eq!(page_state(&dom), ("trace".into(), "ready".into()), "{dom}");
     let shape = rows_as(&dom, ["data-service", "data-error", "class"]);
     // The four spans that saw the failure, all marked; the last one selected.
-    let row = |service| format!("{service} true row span-row error");
+    // On the critical path too: every one of them waited on the failed call.
+    let row = |service| format!("{service} true row span-row error critical");
     let mut want = ["app-a", "app-a", "app-b", "app-b"].map(row);
     want[3] += " selected";
     assert_eq!(shape, want);

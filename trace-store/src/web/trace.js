@@ -1,6 +1,8 @@
 // The trace view: /api/traces/{id} (Tempo's JSON) drawn as a waterfall. Rows are in tree
 // order (each child under its parent, earliest first), bars are positioned and scaled to the
-// whole trace, and error spans are marked. Clicking a row shows the span in the detail panel.
+// whole trace, and error spans are marked, as are the spans on the critical path (the chain
+// that set the trace's end-to-end time, computed as the store's analysis does). Clicking a row
+// shows the span in the detail panel.
 
 import { renderDetail } from './detail.js';
 import {
@@ -44,6 +46,8 @@ export async function renderTrace(ctx, rawId, selectedSpan) {
   const start = spans.reduce((m, s) => (s.start < m ? s.start : m), spans[0].start);
   const end = spans.reduce((m, s) => (s.end > m ? s.end : m), spans[0].end);
   const trace = { id: traceId, start, duration: Number(end - start), spans };
+  const onPath = criticalPath(spans);
+  for (const span of spans) span.critical = onPath.get(span) || 0n;
   // Colours follow first appearance in tree order, so the root service is always the first colour.
   const services = [...new Set(spans.map((s) => s.service))];
   for (const span of spans) span.colour = services.indexOf(span.service) % 8;
@@ -82,6 +86,46 @@ export async function renderTrace(ctx, rawId, selectedSpan) {
     detail.append(el('p', { class: 'hint' }, 'Select a span to see its attributes, resource and events.'));
   }
   ctx.done('ready');
+}
+
+/**
+ * Each span's own time on the critical path (BigInt ns), from the first root in tree order.
+ * Walking back from its end: the child that finished last was waited on, so its own path comes
+ * next; before it started, the next child to finish; the gaps are the parent's own work.
+ * Overlapping children are clipped at the chosen one's start, late ones at the parent's end.
+ */
+function criticalPath(ordered) {
+  const on = new Map();
+  if (ordered.length === 0) return on;
+  const kids = new Map();
+  for (const span of ordered) {
+    if (span.depth > 0) {
+      if (!kids.has(span.parent)) kids.set(span.parent, []);
+      kids.get(span.parent).push(span);
+    }
+  }
+  for (const list of kids.values()) list.sort((a, b) => (a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
+  const add = (span, from, to) => { if (to > from) on.set(span, (on.get(span) || 0n) + (to - from)); };
+  const root = ordered[0];
+  const stack = [{ span: root, cursor: root.end, next: 0 }];
+  while (stack.length) {
+    const frame = stack[stack.length - 1];
+    const children = kids.get(frame.span.id) || [];
+    let at = frame.next;
+    while (at < children.length && children[at].start >= frame.cursor) at += 1;
+    if (at >= children.length) {
+      add(frame.span, frame.span.start, frame.cursor);
+      stack.pop();
+      continue;
+    }
+    const child = children[at];
+    const childEnd = child.end < frame.cursor ? child.end : frame.cursor;
+    add(frame.span, childEnd, frame.cursor);
+    frame.cursor = child.start > frame.span.start ? child.start : frame.span.start;
+    frame.next = at + 1;
+    stack.push({ span: child, cursor: childEnd, next: 0 });
+  }
+  return on;
 }
 
 /** Every span of Tempo's `batches` with its service and resource, ids in hex, times as BigInt. */
@@ -189,10 +233,16 @@ function spanRow(span, trace) {
   bar.style.width = `max(2px, ${Math.min(length * scale, 100)}%)`;
   const name = el('span', { class: 'col-name', title: span.raw.name || '' },
     el('span', { class: 'span-name' }, span.raw.name || '(no name)'),
-    span.error ? el('span', { class: 'error-mark' }, '✗ error') : null);
+    span.error ? el('span', { class: 'error-mark' }, '✗ error') : null,
+    span.critical > 0n
+      ? el('span', {
+        class: 'critical-mark',
+        title: `${formatDuration(Number(span.critical))} of its own time on the critical path`,
+      }, `◆ ${formatDuration(Number(span.critical))}`)
+      : null);
   name.style.paddingLeft = `${0.25 + span.depth * 1.1}rem`;
   return el('div', {
-    class: `row span-row${span.error ? ' error' : ''}`,
+    class: `row span-row${span.error ? ' error' : ''}${span.critical > 0n ? ' critical' : ''}`,
     role: 'button',
     tabindex: '0',
     'data-span-id': span.id,
@@ -201,6 +251,7 @@ function spanRow(span, trace) {
     'data-name': span.raw.name || '',
     'data-depth': String(span.depth),
     'data-error': String(span.error),
+    'data-critical-ns': String(span.critical),
   },
   el('span', { class: `col-service c${span.colour}` }, span.service),
   name,

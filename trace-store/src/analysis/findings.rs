@@ -35,8 +35,6 @@ pub(super) struct Collector {
     origins: BTreeMap<(String, String), u64>,
     /// Services with error spans that relay a child's error.
     relays: BTreeSet<String>,
-    /// Traces with at least one error span.
-    failed: u64,
 }
 
 impl Collector {
@@ -49,6 +47,7 @@ impl Collector {
                 child_failed[*parent] |= spans[i].is_error();
             }
         }
+        let path = critical_path(trace);
         let mut origins_here = BTreeSet::new();
         for (i, span) in spans.iter().enumerate() {
             if span.kind() == SpanKind::Client && !answered[i] {
@@ -64,17 +63,18 @@ impl Collector {
                 if child_failed[i] {
                     self.relays.insert(span.service_name().to_owned());
                 } else {
-                    origins_here
-                        .insert((span.service_name().to_owned(), origin(trace, i, parents)));
+                    let mut what = origin(trace, i, parents);
+                    if let Some(callee) = waited_on(trace, i, &path) {
+                        what.push_str(&format!(" while waiting on {callee}"));
+                    }
+                    origins_here.insert((span.service_name().to_owned(), what));
                 }
             }
         }
-        self.failed += u64::from(!origins_here.is_empty());
         for origin in origins_here {
             *self.origins.entry(origin).or_default() += 1;
         }
 
-        let path = critical_path(trace);
         let Some(first) = path.first() else { return };
         let entry = first.span;
         let entry_service = spans[entry].service_name().to_owned();
@@ -221,6 +221,30 @@ fn origin(trace: &Trace, i: usize, parents: &[Option<usize>]) -> String {
         }
         _ => format!("its span \"{}\" failed ({reason})", span.name()),
     }
+}
+
+/// For a failed CLIENT span that did get an answering span: the other service whose own work
+/// took most of the critical path during the call (where a timeout's time went).
+fn waited_on(trace: &Trace, i: usize, path: &[super::Segment]) -> Option<String> {
+    let span = &trace.spans[i];
+    if span.kind() != SpanKind::Client {
+        return None;
+    }
+    let (start, end) = (span.start_unix_nano(), span.end_unix_nano());
+    let mut per_service: BTreeMap<&str, u64> = BTreeMap::new();
+    for segment in path {
+        let service = trace.spans[segment.span].service_name();
+        let overlap = segment
+            .end
+            .min(end)
+            .saturating_sub(segment.start.max(start));
+        if service != span.service_name() && overlap > 0 {
+            *per_service.entry(service).or_default() += overlap;
+        }
+    }
+    let (service, nanos) = per_service.into_iter().max_by_key(|(_, n)| *n)?;
+    // Only when it is most of the call: otherwise the call's time is not someone else's.
+    (nanos * 2 > end.saturating_sub(start)).then(|| service.to_owned())
 }
 
 /// The service a CLIENT span called: its SERVER child's, else the peer it names.

@@ -454,3 +454,90 @@ fn the_window_and_since() {
     assert!(e.contains("invalid since \"soon\""), "{e}");
     assert_eq!(percentile(&[], 0.5), 0);
 }
+
+/// A call that timed out while its callee's callee hung: the error starts at the caller's
+/// CLIENT span, and the finding says whose work the time went to.
+#[test]
+fn a_timeout_names_what_it_waited_on() {
+    let store = Store::new(1000);
+    let timeout = || vec![attr("error.type", "timeout")];
+    for n in 0..2u8 {
+        let t = u64::from(n) * 10_000 * MS;
+        let trace = n + 1;
+        store
+            .insert(request(
+                "app-a",
+                vec![
+                    sp(
+                        trace,
+                        1,
+                        None,
+                        SpanKind::Server,
+                        (t, t + 3002 * MS),
+                        true,
+                        vec![],
+                    ),
+                    sp(
+                        trace,
+                        2,
+                        Some(1),
+                        SpanKind::Client,
+                        (t + MS, t + 3001 * MS),
+                        true,
+                        timeout(),
+                    ),
+                ],
+            ))
+            .unwrap();
+        store
+            .insert(request(
+                "app-b",
+                vec![
+                    sp(
+                        trace,
+                        3,
+                        Some(2),
+                        SpanKind::Server,
+                        (t + 2 * MS, t + 3003 * MS),
+                        false,
+                        vec![],
+                    ),
+                    sp(
+                        trace,
+                        4,
+                        Some(3),
+                        SpanKind::Client,
+                        (t + 3 * MS, t + 3003 * MS),
+                        false,
+                        vec![],
+                    ),
+                ],
+            ))
+            .unwrap();
+        store
+            .insert(request(
+                "app-c",
+                vec![sp(
+                    trace,
+                    5,
+                    Some(4),
+                    SpanKind::Server,
+                    (t + 4 * MS, t + 3003 * MS),
+                    false,
+                    vec![],
+                )],
+            ))
+            .unwrap();
+    }
+    let stats = stats(&store, TimeWindow::ALL);
+    let failing = stats
+        .findings
+        .iter()
+        .find(|f| f.kind == "failing_hop")
+        .unwrap();
+    assert_eq!(
+        failing.message,
+        "errors start in app-a: its calls to app-b failed (timeout) while waiting on app-c in 2 \
+         of 2 traces (100 %)"
+    );
+}

@@ -15,7 +15,8 @@
 //!   client's (what the caller waited).
 //! - percentiles are nearest-rank over every duration in the window.
 //!
-//! Memory: one `u64` per SERVER or CLIENT span in the window, so at most the store's own bound.
+//! Memory: a few numbers per SERVER or CLIENT span and per trace in the window, so it is bounded
+//! by the store's own bound.
 
 mod critical_path;
 mod findings;

@@ -30,6 +30,8 @@
 //!   tag listings take TraceQL, parsed and evaluated by the [`traceql`] crate. Plus one route of
 //!   our own: `/tracelab/v1/traces/{id}/settled`, a long-poll for a trace once it has settled.
 //! - [`waterfall`]: one trace drawn as a tree of time bars for the terminal.
+//! - [`analysis`]: answers from stored spans: RED per service and edge, the service graph, the
+//!   critical path, findings; served as JSON at `/tracelab/v1/stats` on the query port.
 //! - [`settle`]: when a trace is done arriving (complete and quiet, or given up on), and
 //!   [`settle::wait`], which waits for that (or a span count) waking on ingest.
 //! - `metrics`: `GET /metrics` on the query port: spans and traces held, the bound, and totals
@@ -38,6 +40,7 @@
 //! - [`serve`] runs all three listeners ([`Listeners`], bound from one [`Config`]) until a shutdown
 //!   future completes.
 
+pub mod analysis;
 mod api;
 pub mod auth;
 pub mod ingest;

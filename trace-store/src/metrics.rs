@@ -1,7 +1,8 @@
 //! `GET /metrics` on the query port: what the store holds and what happened to the spans sent to
 //! it (received, stored, deduplicated, evicted; requests refused by reason), in Prometheus text
 //! format, so a load test or a dashboard can check that every span arrived and that the bound
-//! holds.
+//! holds. Then the service graph and span metrics under the names Grafana reads
+//! (`traces_service_graph_*`, `traces_spanmetrics_*`; see `analysis::live`).
 
 use axum::Router;
 use axum::extract::State;
@@ -85,6 +86,7 @@ async fn metrics(
         "Export requests refused whole, by reason.",
         &rejected,
     );
+    store.render_live_metrics(&mut body);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

@@ -13,7 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::auth::Token;
 use crate::ingest::{self, IngestLimits};
 use crate::store::Store;
-use crate::{api, metrics, web};
+use crate::{analysis, api, metrics, web};
 
 /// Longest a request may take, body upload included. Graceful shutdown waits for requests in
 /// flight, so without this one stalled client could hold shutdown open forever.
@@ -130,6 +130,7 @@ pub async fn serve(
     let mut query_app = api::router(store.clone())
         .merge(api::grpc_router(store.clone()))
         .merge(metrics::router(store.clone()))
+        .merge(analysis::route::router(store.clone()))
         .merge(web::router());
     if let Some(token) = config.token.clone() {
         let guard = move |request, next| crate::auth::require(token.clone(), request, next);

@@ -8,6 +8,9 @@
 //! app-c      SELECT        │                       █                │  3.4 ms  ✗ error
 //! ```
 //!
+//! With `critical_path` set, each span on the critical path ends its line with `◆` and its own
+//! time on it (`◆ 1.5 s critical`): what `tracelab show` draws.
+//!
 //! Rendering is a pure function of the trace and the options, so tests compare exact strings.
 //! Columns are aligned by character count, which suits the ASCII names spans usually have.
 
@@ -24,6 +27,9 @@ pub struct WaterfallOptions {
     pub width: usize,
     /// Whether to use ANSI colours: service names dim, error spans red. Default false.
     pub color: bool,
+    /// Whether to mark the spans on the critical path (see [`crate::analysis::critical_path`])
+    /// with `◆` and the time they spend on it. Default false.
+    pub critical_path: bool,
 }
 
 impl Default for WaterfallOptions {
@@ -31,6 +37,7 @@ impl Default for WaterfallOptions {
         WaterfallOptions {
             width: 40,
             color: false,
+            critical_path: false,
         }
     }
 }
@@ -53,9 +60,10 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
         trace.spans.len()
     );
 
-    let rows: Vec<(usize, &SpanRecord)> = tree_order(&trace.spans)
-        .into_iter()
-        .map(|(i, depth)| (depth, &trace.spans[i]))
+    let order = tree_order(&trace.spans);
+    let rows: Vec<(usize, &SpanRecord)> = order
+        .iter()
+        .map(|&(i, depth)| (depth, &trace.spans[i]))
         .collect();
     let service_width = rows
         .iter()
@@ -77,7 +85,20 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
         .max()
         .unwrap_or(0);
 
-    for ((depth, span), duration) in rows.iter().zip(&durations) {
+    // Each span's own time on the critical path, when asked for.
+    let mut on_path = vec![0u64; trace.spans.len()];
+    if options.critical_path {
+        for segment in crate::analysis::critical_path(trace) {
+            on_path[segment.span] += segment.nanos();
+        }
+    }
+    let rows: Vec<(usize, &SpanRecord, u64)> = rows
+        .into_iter()
+        .zip(&order)
+        .map(|((depth, span), &(i, _))| (depth, span, on_path[i]))
+        .collect();
+
+    for ((depth, span, critical), duration) in rows.iter().zip(&durations) {
         let service = span.service_name();
         let service_pad = " ".repeat(service_width - service.chars().count());
         let name = format!("{}{}", "  ".repeat(*depth), span.name());
@@ -103,6 +124,9 @@ pub fn render(trace: &Trace, options: &WaterfallOptions) -> String {
         ));
         if error {
             out.push_str(&format!("  {red}✗ error{bar_reset}"));
+        }
+        if *critical > 0 {
+            out.push_str(&format!("  ◆ {} critical", human_duration(*critical)));
         }
         out.push('\n');
     }

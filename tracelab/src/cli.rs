@@ -58,6 +58,9 @@ pub enum Command {
     /// Run a TraceQL metrics query, e.g. '{ } | rate() by (resource.service.name)', and
     /// draw each series as a sparkline (or --table).
     Metrics(crate::metrics_cmd::MetricsArgs),
+    /// What the stored spans say: requests, errors and latency per service
+    /// and per call, and findings (slowest hop, failing hop, broken propagation).
+    Stats(crate::stats_cmd::StatsArgs),
 }
 
 /// Where a viewer finds the store.

@@ -132,6 +132,18 @@ impl StoreClient {
         Ok(Some(data))
     }
 
+    /// The store's analysis of the traces that ended within `since` (`5m`, `all`): its JSON
+    /// as sent, and parsed.
+    pub async fn stats(&self, since: &str) -> anyhow::Result<(String, crate::stats_cmd::Report)> {
+        let url = format!("{}/tracelab/v1/stats", self.base);
+        let response = self
+            .send(self.http.get(&url).query(&[("since", since)]))
+            .await?;
+        let raw = check(response).await?.text().await?;
+        let report = crate::stats_cmd::parse(&raw)?;
+        Ok((raw, report))
+    }
+
     /// The trace `id` as protobuf `TracesData` bytes, as the store sent them.
     async fn trace_protobuf(&self, id: TraceId) -> anyhow::Result<Option<bytes::Bytes>> {
         let url = format!("{}/api/traces/{id}", self.base);

@@ -76,6 +76,7 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
     let options = WaterfallOptions {
         width: 40,
         color: args.color.enabled(),
+        critical_path: false,
     };
     let watcher = tokio::spawn(watch::print_completed_traces(
         store.store.clone(),

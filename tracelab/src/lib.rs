@@ -12,6 +12,7 @@
 //! - [`fault_cmd`]: `tracelab fault`, `stop`, `start`, clients of that endpoint.
 //! - [`load`]: `tracelab load`, traffic with a report.
 //! - [`scenario`]: `tracelab scenario`, the lessons: faults, load, what to look for.
+//! - [`stats_cmd`]: `tracelab stats`, the store's analysis as tables or JSON.
 //! - [`watch`]: a terminal waterfall for every trace that completes.
 //! - [`store_cmd`]: the store, alone or in the lab.
 //! - [`client`] and [`viewer`]: the terminal viewers (`traces`, `show`,
@@ -33,6 +34,7 @@ pub mod load;
 pub mod metrics_cmd;
 pub mod scenario;
 pub mod services;
+pub mod stats_cmd;
 pub mod store_cmd;
 pub mod viewer;
 pub mod watch;
@@ -61,6 +63,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
     let waterfall = |color: cli::ColorChoice| trace_store::waterfall::WaterfallOptions {
         width: 40,
         color: color.enabled(),
+        critical_path: false,
     };
     match command {
         Command::Traces(args) => {
@@ -95,6 +98,7 @@ async fn view(command: Command) -> anyhow::Result<()> {
         Command::Start(args) => fault_cmd::stop_or_start(args, "start", &mut out).await,
         Command::Load(args) => load::run(args, &mut out).await,
         Command::Scenario(args) => scenario::run(args, &mut out).await,
+        Command::Stats(args) => stats_cmd::run(args, &mut out).await,
         Command::Metrics(args) => metrics_cmd::run(&args, &mut out).await,
         Command::Serve(_) | Command::Store(_) | Command::Expect(_) => {
             unreachable!("handled by run")

@@ -2,20 +2,23 @@
 //! scenario says what it does and what to look for, injects its faults
 //! through the running lab, drives load, then clears the faults.
 //!
-//! The scenarios do not compute the findings themselves; each prints where
-//! the answer is in the traces (the waterfall, `tracelab show -v`, a
-//! TraceQL query for the web viewer or Grafana).
+//! Then it waits for the load's spans to reach the store and prints what
+//! the store's analysis finds in them (`tracelab stats` over the scenario's
+//! own window), after where to see it by hand (the waterfall, `tracelab
+//! show -v`, a TraceQL query for the web viewer or Grafana).
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use common::fault::Faults;
 
 use crate::cli::App;
+use crate::client::{DEFAULT_STORE, StoreClient};
 use crate::fault_cmd::{LabClient, LabUrl, describe};
 use crate::load::LoadArgs;
+use crate::stats_cmd::{self, Report};
 
 /// One lesson: the faults it injects and what it teaches.
 #[derive(Debug)]
@@ -148,7 +151,14 @@ pub struct RunArgs {
     /// The lab.
     #[command(flatten)]
     pub lab: LabUrl,
+    /// The lab's store, whose analysis names the finding (the lab's token is its token).
+    #[arg(long = "store", env = "TRACELAB_STORE", default_value = DEFAULT_STORE)]
+    pub store: String,
 }
+
+/// How long to wait for the load's spans to reach the store. The lab's services export
+/// every 500 ms; a hanging hop's spans end when its caller gives up, within the load.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Run `tracelab scenario ...`.
 pub async fn run(args: ScenarioArgs, out: &mut impl Write) -> anyhow::Result<()> {
@@ -174,6 +184,8 @@ async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
     };
     let (app, faults) = &scenario.fault;
     let lab = LabClient::new(&args.lab)?;
+    let store = StoreClient::new(&args.store, args.lab.token.as_deref())?;
+    let started = Instant::now();
     let path = format!("/services/{}/faults", app.name());
     writeln!(out, "scenario {}: {}", scenario.name, scenario.summary)?;
     lab.send(
@@ -208,7 +220,35 @@ async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
     }
     load?;
     writeln!(out, "\nwhat to look for:\n  {}", wrap(scenario.look_for))?;
+    out.flush()?;
+    let report = settled(&store, started, args.requests).await?;
+    writeln!(out, "\nwhat the traces say:\n{}", stats_cmd::table(&report))?;
     Ok(())
+}
+
+/// The analysis of the scenario's window once its spans have arrived: some service has
+/// seen every request and two reads 500 ms apart agree; or whatever is there at the deadline.
+async fn settled(store: &StoreClient, started: Instant, requests: u64) -> anyhow::Result<Report> {
+    let deadline = Instant::now() + SETTLE_DEADLINE;
+    let mut last: Option<(u64, u64)> = None;
+    loop {
+        let (_, report) = store.stats(&stats_cmd::since(started.elapsed())).await?;
+        let seen = report
+            .services
+            .iter()
+            .map(|s| s.requests)
+            .max()
+            .unwrap_or(0);
+        let count = (
+            report.services.iter().map(|s| s.requests).sum::<u64>(),
+            report.edges.iter().map(|e| e.requests).sum::<u64>(),
+        );
+        if (seen >= requests && last == Some(count)) || Instant::now() >= deadline {
+            return Ok(report);
+        }
+        last = Some(count);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Collapse the source's runs of spaces into one.

@@ -84,7 +84,11 @@ pub async fn show(
     let Some(trace) = client.trace(id).await? else {
         bail!("trace {id} not found in the store");
     };
-    write!(out, "{}", waterfall::render(&trace, options))?;
+    let options = WaterfallOptions {
+        critical_path: true,
+        ..options.clone()
+    };
+    write!(out, "{}", waterfall::render(&trace, &options))?;
     if verbose {
         write!(out, "{}", crate::details::render(&trace))?;
     }

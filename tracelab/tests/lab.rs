@@ -386,6 +386,7 @@ async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
     let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
     let url = format!("http://127.0.0.1:{}/", ports[0]);
+    let store = format!("http://127.0.0.1:{}", ports[4]);
     let (code, out, err) = control(
         &ports[6],
         &[
@@ -396,6 +397,8 @@ async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
             "60",
             "--url",
             &url,
+            "--store",
+            &store,
         ],
     );
     assert_eq!(code, 0, "{err}");
@@ -417,6 +420,7 @@ async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
     assert_eq!(count("status 200").unwrap_or(0) + failed, 60, "{out}");
     assert!(out.contains("app-c: faults cleared"), "{out}");
     assert!(out.contains("what to look for:"), "{out}");
+    assert!(out.contains("failing_hop: errors start in app-c"), "{out}");
     assert_eq!(get(&ports[0]).await.0, 200);
 
     let (code, _, err) = control(&ports[6], &["scenario", "run", "nope"]);

@@ -135,6 +135,8 @@ struct Shared {
     // Outside the lock: sending never blocks, and receivers need no lock to read.
     new_spans: broadcast::Sender<TraceId>,
     counters: Counters,
+    // The service graph and span metrics, counted at ingest so eviction never lowers them.
+    live: crate::analysis::live::Live,
 }
 
 impl Store {
@@ -148,6 +150,7 @@ impl Store {
                 max_spans,
                 new_spans,
                 counters: Counters::default(),
+                live: Default::default(),
             }),
         }
     }
@@ -183,6 +186,8 @@ impl Store {
             groups[at].1.push(record);
         }
         let traces = groups.len();
+        // Before the state lock, under its own: pairing halves is the metrics' business only.
+        self.shared.live.observe(&groups);
         let done = self.lock().insert(groups, count, self.shared.max_spans);
         // After the state lock is released: eviction may have left strings unused.
         self.strings().sweep_if_due();
@@ -213,6 +218,11 @@ impl Store {
     /// What happened to the spans sent to this store since it was made.
     pub fn totals(&self) -> Totals {
         self.shared.counters.snapshot()
+    }
+
+    /// The service graph and span metrics, in Prometheus text format, appended to `out`.
+    pub(crate) fn render_live_metrics(&self, out: &mut String) {
+        self.shared.live.render(out);
     }
 
     /// How many spans the store holds.

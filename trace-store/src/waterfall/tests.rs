@@ -111,7 +111,8 @@ fn colour_marks_services_dim_and_errors_red() {
             &trace,
             &WaterfallOptions {
                 width: 4,
-                color: false
+                color: false,
+                critical_path: false,
             }
         ),
         plain
@@ -126,7 +127,8 @@ fn colour_marks_services_dim_and_errors_red() {
             &trace,
             &WaterfallOptions {
                 width: 4,
-                color: true
+                color: true,
+                critical_path: false,
             }
         ),
         coloured
@@ -156,7 +158,8 @@ fn orphans_start_at_the_left_and_zero_length_traces_still_draw() {
             &trace,
             &WaterfallOptions {
                 width: 3,
-                color: false
+                color: false,
+                critical_path: false,
             }
         ),
         want
@@ -180,6 +183,7 @@ fn parent_cycles_do_not_hide_or_repeat_spans() {
         &WaterfallOptions {
             width: 2,
             color: false,
+            critical_path: false,
         },
     );
     assert_eq!(out.lines().count(), 3, "{out}");
@@ -204,4 +208,34 @@ fn durations_read_like_a_human_wrote_them() {
     for (nanos, want) in cases {
         assert_eq!(human_duration(nanos), want, "{nanos} ns");
     }
+}
+
+/// Marked, the critical path's spans end with their own time on it: the parent's own work
+/// around its child, the child whole; a span off the path is not marked.
+#[test]
+fn the_critical_path_is_marked() {
+    let store = Store::new(10);
+    store
+        .insert(request(
+            "svc",
+            vec![
+                span(12, 1, None, "root", 0, 1_000_000),
+                span(12, 2, Some(1), "slow", 100_000, 900_000),
+                span(12, 3, Some(1), "early", 10_000, 50_000),
+            ],
+        ))
+        .unwrap();
+    let trace = store.recent_traces(1).remove(0);
+    let text = render(
+        &trace,
+        &WaterfallOptions {
+            width: 10,
+            color: false,
+            critical_path: true,
+        },
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].ends_with("  ◆ 160 µs critical"), "{text}");
+    assert!(lines[2].ends_with("  ◆ 40 µs critical"), "{text}");
+    assert!(lines[3].ends_with("  ◆ 800 µs critical"), "{text}");
 }

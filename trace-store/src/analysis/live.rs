@@ -20,10 +20,10 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use arcstr::ArcStr;
 use foldhash::HashMap;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-use super::peer;
 use crate::model::{SpanId, TraceId};
 use crate::store::SpanRecord;
 
@@ -48,10 +48,11 @@ pub(crate) struct Live {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// (service, span name, kind, status) → latency.
-    calls: HashMap<(String, String, i32, i32), Histogram>,
+    /// (service, span name, kind, status) → latency. Shared strings: a span already seen
+    /// costs no allocation.
+    calls: HashMap<(ArcStr, ArcStr, i32, i32), Histogram>,
     /// (client, server) → calls.
-    edges: HashMap<(String, String), Edge>,
+    edges: HashMap<(ArcStr, ArcStr), Edge>,
     clients: HashMap<(TraceId, SpanId), Half>,
     /// Keyed by the SERVER span's parent: the CLIENT span it waits for.
     servers: HashMap<(TraceId, SpanId), Half>,
@@ -63,10 +64,11 @@ struct Inner {
 
 #[derive(Debug, Clone)]
 struct Half {
-    service: String,
+    service: ArcStr,
     seconds: f64,
     failed: bool,
-    peer: Option<String>,
+    /// A CLIENT span, kept to name its peer if no SERVER span answers it.
+    client: Option<SpanRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -136,9 +138,10 @@ impl Live {
 impl Inner {
     fn span(&mut self, trace: TraceId, span: &SpanRecord, now: Instant) {
         let seconds = span.end_unix_nano().saturating_sub(span.start_unix_nano()) as f64 / 1e9;
+        let service = span.source().service_name_shared();
         let key = (
-            span.service_name().to_owned(),
-            span.name().to_owned(),
+            service.clone(),
+            span.name_shared(),
             span.kind_number(),
             span.status_code(),
         );
@@ -149,18 +152,18 @@ impl Inner {
             None => self.dropped_series += 1,
         }
 
-        let half = |peer| Half {
-            service: span.service_name().to_owned(),
+        let half = |client: bool| Half {
+            service: service.clone(),
             seconds,
             failed: span.is_error(),
-            peer,
+            client: client.then(|| span.clone()),
         };
         match span.kind() {
             SpanKind::Client => {
                 let key = (trace, span.span_id());
                 match self.servers.remove(&key) {
-                    Some(server) => self.pair(half(None), server),
-                    None => self.wait(key, true, half(peer(span)), now),
+                    Some(server) => self.pair(half(false), server),
+                    None => self.wait(key, true, half(true), now),
                 }
             }
             SpanKind::Server => {
@@ -169,8 +172,8 @@ impl Inner {
                 };
                 let key = (trace, parent);
                 match self.clients.remove(&key) {
-                    Some(client) => self.pair(client, half(None)),
-                    None => self.wait(key, false, half(None), now),
+                    Some(client) => self.pair(client, half(false)),
+                    None => self.wait(key, false, half(false), now),
                 }
             }
             _ => {}
@@ -188,6 +191,18 @@ impl Inner {
         };
         table.insert(key, half);
         self.queue.push_back((now, key, client));
+        // Halves paired since they queued leave their entries behind until they expire; drop
+        // those now and then, so the queue stays within a bound whatever the span rate.
+        if self.queue.len() > 2 * MAX_PENDING {
+            let (clients, servers) = (&self.clients, &self.servers);
+            self.queue.retain(|(_, key, client)| {
+                if *client {
+                    clients.contains_key(key)
+                } else {
+                    servers.contains_key(key)
+                }
+            });
+        }
     }
 
     fn pair(&mut self, client: Half, server: Half) {
@@ -201,7 +216,7 @@ impl Inner {
         }
     }
 
-    fn edge(&mut self, client: String, server: String) -> Option<&mut Edge> {
+    fn edge(&mut self, client: ArcStr, server: ArcStr) -> Option<&mut Edge> {
         let series = self.edges.len();
         let key = (client, server);
         if series >= MAX_SERIES && !self.edges.contains_key(&key) {
@@ -233,9 +248,9 @@ impl Inner {
                 continue;
             };
             self.expired += 1;
-            if let Some(peer) = half.peer.clone() {
+            if let Some(peer) = half.client.as_ref().and_then(super::peer) {
                 let failed = half.failed;
-                if let Some(edge) = self.edge(half.service, peer) {
+                if let Some(edge) = self.edge(half.service, ArcStr::from(peer)) {
                     edge.requests += 1;
                     edge.failed += u64::from(failed);
                     edge.client.observe(half.seconds);

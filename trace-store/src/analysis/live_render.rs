@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use arcstr::ArcStr;
+
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
@@ -12,7 +14,7 @@ impl Inner {
     pub(super) fn render(&self, out: &mut String) {
         let mut edges: Vec<_> = self.edges.iter().collect();
         edges.sort_by(|a, b| a.0.cmp(b.0));
-        let labels = |(c, s): &(String, String)| {
+        let labels = |(c, s): &(ArcStr, ArcStr)| {
             format!("client=\"{}\",server=\"{}\"", escape(c), escape(s))
         };
         family(
@@ -68,7 +70,7 @@ impl Inner {
         }
         let mut calls: Vec<_> = self.calls.iter().collect();
         calls.sort_by(|a, b| a.0.cmp(b.0));
-        let labels = |(service, name, kind, status): &(String, String, i32, i32)| {
+        let labels = |(service, name, kind, status): &(ArcStr, ArcStr, i32, i32)| {
             format!(
                 "service=\"{}\",span_name=\"{}\",span_kind=\"{}\",status_code=\"{}\"",
                 escape(service),

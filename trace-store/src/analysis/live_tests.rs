@@ -208,3 +208,42 @@ fn label_sets_are_bounded() {
         Some(5.0)
     );
 }
+
+/// Halves that pair leave queue entries behind; the queue is compacted, so it stays within a
+/// bound however many calls pair within the wait.
+#[test]
+fn the_expiry_queue_stays_bounded_when_halves_pair() {
+    let calls = 2 * MAX_PENDING + 500;
+    let store = Store::new(2 * calls);
+    let live = Live::default();
+    let now = Instant::now();
+    for n in 0..calls {
+        let mut trace = vec![0xab; 16];
+        trace[..8].copy_from_slice(&(n as u64).to_be_bytes());
+        let client = Span {
+            trace_id: trace.clone(),
+            ..kind(span(1, 1, None, "GET", 0, 3), SpanKind::Client, false)
+        };
+        let server = Span {
+            trace_id: trace.clone(),
+            ..kind(span(1, 2, Some(1), "GET /", 1, 2), SpanKind::Server, false)
+        };
+        store
+            .insert(request("app-a", vec![client, server]))
+            .unwrap();
+        let id = crate::model::TraceId::from_bytes(&trace).unwrap();
+        let stored = store.trace(&id).unwrap();
+        // The client alone first, so it waits; then its server, which pairs with it.
+        live.observe_at(&[(id, vec![stored.spans[0].clone()])], now);
+        live.observe_at(&[(id, vec![stored.spans[1].clone()])], now);
+    }
+    let inner = live.inner.lock().unwrap();
+    assert!(
+        inner.queue.len() <= 2 * MAX_PENDING + 1,
+        "{}",
+        inner.queue.len()
+    );
+    assert!(inner.clients.is_empty() && inner.servers.is_empty());
+    let requests = inner.edges.values().map(|e| e.requests).sum::<u64>();
+    assert_eq!(requests, calls as u64, "every call paired and counted");
+}

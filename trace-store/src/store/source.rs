@@ -4,6 +4,7 @@
 //! `Arc<Source>` to later exports with an equal resource and scope, so a service that exports a
 //! few spans at a time does not store its resource again with every batch.
 
+use arcstr::ArcStr;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -23,8 +24,9 @@ pub struct Source {
     pub scope: InstrumentationScope,
     /// `ScopeSpans.schema_url`.
     pub scope_schema_url: String,
-    /// The resource's `service.name`, looked up once.
-    service_name: String,
+    /// The resource's `service.name`, looked up once; shared, so per-span metrics can key on it
+    /// without copying it.
+    service_name: ArcStr,
 }
 
 impl Source {
@@ -40,10 +42,10 @@ impl Source {
             .iter()
             .find(|kv| kv.key == "service.name")
             .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                any_value::Value::StringValue(name) => Some(name.clone()),
+                any_value::Value::StringValue(name) => Some(ArcStr::from(name.as_str())),
                 _ => None,
             })
-            .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
+            .unwrap_or_else(|| ArcStr::from(UNKNOWN_SERVICE));
         Source {
             resource,
             resource_schema_url,
@@ -58,5 +60,10 @@ impl Source {
     /// The resource's `service.name` string attribute, or `"unknown_service"`.
     pub fn service_name(&self) -> &str {
         &self.service_name
+    }
+
+    /// [`Source::service_name`], shared.
+    pub(crate) fn service_name_shared(&self) -> ArcStr {
+        self.service_name.clone()
     }
 }

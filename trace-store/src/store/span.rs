@@ -226,6 +226,11 @@ impl SpanRecord {
         }
     }
 
+    /// The span's name, shared.
+    pub(crate) fn name_shared(&self) -> ArcStr {
+        self.name.clone()
+    }
+
     /// The span's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 : "${IMAGES:=app-a app-b app-c tracelab otelcol}"
 : "${PLATFORM:=}" # docker only; empty: this machine's platform (--load takes one platform)
-: "${MAX_IMAGE_MB:=15}"
+: "${MAX_IMAGE_MB:=16}"
 : "${RUST_IMAGE:=}"    # podman: empty builds local bases (scripts/build-base-images.sh)
 : "${RUNTIME_IMAGE:=}" # podman: same
 

@@ -367,6 +367,11 @@ class Run:
         wait_until("app-b's /readyz again", lambda: http(f"http://{self.ip('app-b')}:{b_port}/readyz",
                                                          timeout=2)[0] == 200, 30)
         podman("stop", "-t", "20", "app-c", timeout=60)
+        # The network's DNS (aardvark-dns) reloads when a container leaves it, and a name
+        # looked up in that moment fails ("nc: bad address 'app-a'"): wait until app-a
+        # resolves from the client again before the request.
+        wait_until("app-a to resolve from the client after app-c stopped",
+                   lambda: self.client("nslookup", "app-a").returncode == 0, 30)
         # wget prints no body for a 502: the request by hand, through nc. Its
         # stdin stays open until the answer is read (busybox nc stops at the
         # end of its input); app-a closes the connection after an HTTP/1.0 answer.

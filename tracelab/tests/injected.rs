@@ -259,23 +259,17 @@ async fn broken_propagation_splits_the_trace_in_two() {
     assert_eq!(spans.len(), 4, "app-c's span is not in app-a's trace");
     assert_eq!(spans[3].attr("fault.injected"), Some(&s("no_propagation")));
 
-    // app-c's SERVER span is the root of another trace.
-    let search = format!(
-        "http://{}/api/search?q={}",
+    // app-c's SERVER span is the root of another trace: the store's long-poll answers as soon
+    // as one matches.
+    let newest = format!(
+        "http://{}/tracelab/v1/search/newest?q={}&timeout=15s",
         chain.store.query, "%7B%20resource.service.name%20%3D%20%22app-c%22%20%7D"
     );
-    let until = std::time::Instant::now() + support::DEADLINE;
-    let other = loop {
-        let body: serde_json::Value = reqwest::get(&search).await.unwrap().json().await.unwrap();
-        if let Some(found) = body["traces"][0]["traceID"].as_str() {
-            break format!("{found:0>32}");
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "no trace of app-c: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let body: serde_json::Value = reqwest::get(&newest).await.unwrap().json().await.unwrap();
+    let other = body["traceID"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace of app-c: {body}"))
+        .to_owned();
     assert_ne!(other, id);
     let c_spans = chain.store.wait_for_trace(&other, 1).await;
     assert_eq!(c_spans.len(), 1);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, attr, request, span};
+use common::{TestApp, attr, enc, request, span};
 use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use serde_json::{Value, json};
@@ -327,25 +327,7 @@ mod dataset;
 
 /// The query API over the TraceQL fixture (five traces, see `tests/fixtures/dataset.rs`).
 async fn app_with_dataset() -> TestApp {
-    let app = TestApp::spawn().await;
-    for request in dataset::requests() {
-        assert_eq!(app.export(&request).await.status(), 200);
-    }
-    app
-}
-
-/// Percent-encodes every byte but letters and digits, as a browser's `encodeURIComponent` would
-/// (and more), so queries reach the server exactly as written.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    TestApp::spawn_loaded(dataset::requests()).await
 }
 
 async fn get_json(app: &TestApp, path: &str) -> Value {

@@ -11,27 +11,12 @@ mod dataset;
 
 use std::collections::BTreeMap;
 
-use common::TestApp;
+use common::{TestApp, enc};
 use serde_json::Value;
 
+/// The query API over the TraceQL fixture (five traces, see `tests/fixtures/dataset.rs`).
 async fn app_with_dataset() -> TestApp {
-    let app = TestApp::spawn().await;
-    for request in dataset::requests() {
-        assert_eq!(app.export(&request).await.status(), 200);
-    }
-    app
-}
-
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    TestApp::spawn_loaded(dataset::requests()).await
 }
 
 async fn get_json(app: &TestApp, path: &str) -> Value {

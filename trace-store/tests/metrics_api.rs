@@ -9,31 +9,14 @@ mod dataset;
 
 use std::collections::BTreeMap;
 
-use common::TestApp;
+use common::{TestApp, enc};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use serde_json::Value;
 use trace_store::{IngestLimits, Store};
 
-/// The query API over the fixture (five traces at 1000 s … 5000 s).
+/// The query API over the TraceQL fixture (five traces, see `tests/fixtures/dataset.rs`).
 async fn app_with_dataset() -> TestApp {
-    let app = TestApp::spawn().await;
-    for request in dataset::requests() {
-        assert_eq!(app.export(&request).await.status(), 200);
-    }
-    app
-}
-
-/// Percent-encodes everything but letters and digits.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    TestApp::spawn_loaded(dataset::requests()).await
 }
 
 /// Every fixture span as (service, start ns, status code).

@@ -33,6 +33,15 @@ impl TestApp {
         Self::spawn_with(Store::new(1000), IngestLimits::default()).await
     }
 
+    /// [`TestApp::spawn`] with `requests` exported to it (each answered 200).
+    pub(crate) async fn spawn_loaded(requests: Vec<ExportTraceServiceRequest>) -> Self {
+        let app = Self::spawn().await;
+        for request in requests {
+            assert_eq!(app.export(&request).await.status(), 200);
+        }
+        app
+    }
+
     pub(crate) async fn spawn_with(store: Store, limits: IngestLimits) -> Self {
         let config = Config {
             limits,
@@ -187,4 +196,18 @@ pub(crate) fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequ
             schema_url: String::new(),
         }],
     }
+}
+
+/// Percent-encodes every byte but letters and digits, as a browser's `encodeURIComponent` would
+/// (and more), so queries reach the server exactly as written.
+pub(crate) fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

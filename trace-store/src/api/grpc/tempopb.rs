@@ -227,15 +227,21 @@ pub(crate) struct MetadataMetrics {
     pub(crate) completed_jobs: u32,
 }
 
-/// A jsonpb 64-bit integer: a string of digits, or (as some writers send) a plain number.
-fn int<'de, D: Deserializer<'de>>(json: D) -> Result<u64, D::Error> {
+/// A jsonpb 64-bit integer (signed or not): a string of digits, or (as some writers send) a
+/// plain number.
+fn int<'de, D, T>(json: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Int {
+    enum Int<T> {
         Text(String),
-        Number(u64),
+        Number(T),
     }
-    match Int::deserialize(json)? {
+    match Int::<T>::deserialize(json)? {
         Int::Number(n) => Ok(n),
         Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
     }
@@ -292,7 +298,7 @@ pub(crate) struct Sample {
     #[serde(deserialize_with = "double")]
     pub(crate) value: f64,
     #[prost(int64, tag = "2")]
-    #[serde(deserialize_with = "signed")]
+    #[serde(deserialize_with = "int")]
     pub(crate) timestamp_ms: i64,
 }
 
@@ -306,7 +312,7 @@ pub(crate) struct Exemplar {
     #[serde(deserialize_with = "double")]
     pub(crate) value: f64,
     #[prost(int64, tag = "3")]
-    #[serde(deserialize_with = "signed")]
+    #[serde(deserialize_with = "int")]
     pub(crate) timestamp_ms: i64,
 }
 
@@ -345,20 +351,6 @@ pub(crate) struct InstantSeries {
     #[prost(double, tag = "2")]
     #[serde(deserialize_with = "double")]
     pub(crate) value: f64,
-}
-
-/// A jsonpb signed 64-bit integer: a string of digits or a number.
-fn signed<'de, D: Deserializer<'de>>(json: D) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Int {
-        Text(String),
-        Number(i64),
-    }
-    match Int::deserialize(json)? {
-        Int::Number(n) => Ok(n),
-        Int::Text(text) => text.parse().map_err(serde::de::Error::custom),
-    }
 }
 
 /// A jsonpb double: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.

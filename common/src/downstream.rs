@@ -68,7 +68,8 @@ pub struct DownstreamSettings {
     pub host: String,
     /// TCP port.
     pub port: u16,
-    /// How long one call may take, connecting and reading included.
+    /// How long connecting may take, and how long each wait for the next bytes of the answer
+    /// may take (as Python's `requests` reads `timeout=3`).
     pub timeout: Duration,
 }
 
@@ -153,8 +154,11 @@ impl Downstream {
             // Like Python's `python-requests/x.y`: the next hop's SERVER span
             // records it as `user_agent.original`.
             .user_agent(concat!("tracelab/", env!("CARGO_PKG_VERSION")))
-            .timeout(settings.timeout)
+            // The seed's `requests.get(url, timeout=3)`: a limit on connecting and one on
+            // each wait for the next bytes, not on the whole call. A slow first name lookup
+            // does not eat into the next hop's time to answer.
             .connect_timeout(settings.timeout)
+            .read_timeout(settings.timeout)
             .build()?;
         let url = format!("http://{}:{}/", settings.host, settings.port);
         let url = reqwest::Url::parse(&url).map_err(|_| BuildError::Url(url))?;

@@ -8,7 +8,9 @@ what runs is what kubectl would apply. What a cluster would do and podman does
 not is mapped, and printed:
   - cluster DNS names (app-b, otel-collector-tempo.monitor.svc.cluster.local,
     tempo.monitor.svc.cluster.local) become network aliases of the container
-    behind the Service;
+    behind the Service (for the apps, of their "pod": a holder container whose
+    network the app's container joins, so the address and names stay while the
+    app stops and starts, as a pod's do);
   - a Service port in an env value (SERVICE_B_PORT=80) becomes the container
     port it targets, as kube-proxy would;
   - fieldRefs get the pod's values (metadata.name, status.podIP);
@@ -189,6 +191,8 @@ class Run:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def ip(self, name):
+        if name in APPS:  # the pod's address, held by its holder container
+            name = f"{name}-net"
         out = podman("inspect", name, "--format", "{{json .NetworkSettings.Networks}}").stdout
         return json.loads(out)[self.network]["IPAddress"]
 
@@ -198,12 +202,27 @@ class Run:
                       timeout=timeout, stdin=stdin)
 
     def start_container(self, name, image, env, aliases, user, memory=None, ip=None, args=(), volumes=()):
-        argv = ["run", "-d", "--name", name, "--label", LABEL, "--network", self.network, "--dns", self.dns,
-                "--user", user, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        network = ["--network", self.network, "--dns", self.dns]
         for alias in sorted(aliases):
-            argv += ["--network-alias", alias]
+            network += ["--network-alias", alias]
         if ip:
-            argv += ["--ip", ip]
+            network += ["--ip", ip]
+        argv = ["run", "-d", "--name", name, "--label", LABEL]
+        if name in APPS:
+            # Each app in a pod of its own, as in the cluster: a holder container (the client
+            # image, asleep) owns the address and the names, and the app joins its network
+            # namespace, so stopping and starting the app leaves the network alone.
+            # Containers leaving the network make podman's DNS (aardvark-dns 1.4, Debian 12)
+            # reload, and for up to 30 s after that it timed out for the client ("nc: bad
+            # address 'app-a'") and for app-a ("timeout: error sending request for url
+            # (http://app-b:5001/)"): the stopped-app-c check failed one run in two. (podman
+            # 4.3's own pods ignore "pod create --network-alias".)
+            podman("run", "-d", "--name", f"{name}-net", "--label", LABEL, *network, "--network-alias", name,
+                   "--user", "65532:65532", "--read-only", "--cap-drop", "ALL", CLIENT_IMAGE, "sleep", "3600")
+            argv += ["--network", f"container:{name}-net"]
+        else:
+            argv += network
+        argv += ["--user", user, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
         if memory:
             argv += ["--memory", memory]
         for k, v in env.items():
@@ -211,6 +230,13 @@ class Run:
         for v in volumes:
             argv += ["--volume", v]
         podman(*argv, image, *args)
+
+    def resolves_to(self, host, address):
+        """Whether the network's DNS answers `host` with `address` alone, asked from the client."""
+        run = self.client("nslookup", host)
+        # busybox prints its server, then "Name: host" and "Address: ..." per answer (A and AAAA).
+        answers = re.findall(r"^Address:\s*(\S+)", run.stdout.partition("Name:")[2], re.M)
+        return run.returncode == 0 and set(answers) == {address}
 
     def logs(self, name, lines=20):
         run = podman("logs", "--tail", str(lines), name, check=False)
@@ -319,7 +345,18 @@ class Run:
             wait_until(f"{name}'s /readyz", lambda name=name, port=port:
                        http(f"http://{self.ip(name)}:{port}/readyz", timeout=2)[0] == 200, 30)
         a_port = specs["app-a"][1]["ports"][0]["containerPort"]
-        ok("app-a, app-b, app-c up with their Deployments' env, users and memory limits")
+        # Every container or pod joining the network makes podman's DNS (aardvark-dns 1.4)
+        # reload, and for a while after that it can time out. Nothing joins or leaves from
+        # here on (the apps' pods keep their addresses when their containers stop), so wait
+        # once until every name the chain uses answers with its container's address.
+        names = {STORE: store_aliases, **{name: aliases.get(name, set()) | {name} for name in APPS},
+                 "otel-collector": aliases.get("otel-collector", set())}
+        for name, hosts in names.items():
+            for host in sorted(hosts):
+                wait_until(f"{host} to resolve to {name}'s address", lambda host=host, name=name:
+                           self.resolves_to(host, self.ip(name)), 60)
+        ok("app-a, app-b, app-c up with their Deployments' env, users and memory limits; "
+           f"the network's DNS answers {sum(len(h) for h in names.values())} names")
 
         # 1. the seed's request from a client container.
         trace_id, tp = new_traceparent()
@@ -367,11 +404,6 @@ class Run:
         wait_until("app-b's /readyz again", lambda: http(f"http://{self.ip('app-b')}:{b_port}/readyz",
                                                          timeout=2)[0] == 200, 30)
         podman("stop", "-t", "20", "app-c", timeout=60)
-        # The network's DNS (aardvark-dns) reloads when a container leaves it, and a name
-        # looked up in that moment fails ("nc: bad address 'app-a'"): wait until app-a
-        # resolves from the client again before the request.
-        wait_until("app-a to resolve from the client after app-c stopped",
-                   lambda: self.client("nslookup", "app-a").returncode == 0, 30)
         # wget prints no body for a 502: the request by hand, through nc. Its
         # stdin stays open until the answer is read (busybox nc stops at the
         # end of its input); app-a closes the connection after an HTTP/1.0 answer.
@@ -393,7 +425,7 @@ class Run:
         body = text.split("\n\n", 1)[-1].strip()
         if " 502 " not in status_line or body != A502_BODY:
             raise Failure(f"with app-c stopped: {status_line!r} {body!r} {nc.stderr.read().strip()!r}, "
-                          f"want 502 {A502_BODY!r}")
+                          f"want 502 {A502_BODY!r}\n---- app-a:\n{self.logs('app-a')}")
         ok(f"app-c stopped: {status_line.strip()} {body!r}")
 
     def main(self):

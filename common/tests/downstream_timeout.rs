@@ -52,7 +52,11 @@ async fn an_answer_that_keeps_coming_is_read_to_the_end() {
     let started = Instant::now();
     let body = Downstream::new(&settings).unwrap().get().await;
     assert_eq!(body.unwrap(), "I'm app-b I'm app-c");
-    assert!(started.elapsed() >= Duration::from_millis(1200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -69,7 +73,13 @@ async fn a_hop_that_goes_quiet_times_out() {
     let started = Instant::now();
     let error = Downstream::new(&settings).unwrap().get().await.unwrap_err();
     assert!(
-        matches!(error, CallError::Transport { kind: "timeout", .. }),
+        matches!(
+            error,
+            CallError::Transport {
+                kind: "timeout",
+                ..
+            }
+        ),
         "{error:?}"
     );
     let took = started.elapsed();

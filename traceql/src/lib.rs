@@ -56,6 +56,7 @@
 //!   `bottomk`, filters). It parses with `syntax` and reads spans through the same `view`
 //!   traits.
 
+mod arith;
 mod error;
 mod eval;
 mod metrics;

@@ -79,8 +79,9 @@ pub use view::{SpanView, TraceView, parent_indexes};
 
 /// Longest query accepted, in bytes: Tempo's default `max_query_expression_size_bytes`.
 pub const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Deepest nesting of `( )`, `{ }` and `!` accepted. Parsing and evaluation recurse once per
-/// level, so this bound is what keeps a hostile query from overflowing the stack.
+/// Deepest nesting of `( )`, `{ }`, `!` and arithmetic (each `+ - * / % ^` and unary minus is
+/// a level, so a filter has at most 63 arithmetic terms) accepted. Parsing and evaluation recurse
+/// once per level, so this bound is what keeps a hostile query from overflowing the stack.
 pub const MAX_DEPTH: usize = 64;
 /// Most binary operators (and pipeline stages) in one query. Chains like `a && b && …` build
 /// left-leaning trees as deep as they are long, so this bounds recursion too.

@@ -14,9 +14,12 @@
 //! grammar gives unary minus the precedence of binary minus, so there `a / -b / c` parses as
 //! `a / -(b / c)`; here it is `(a / -b) / c`. Every other expression parses to the same value.
 //!
-//! Every binary operator counts toward [`MAX_OPERATORS`](crate::MAX_OPERATORS) and every
-//! prefix operator and `^` toward [`MAX_DEPTH`](crate::MAX_DEPTH), the bounds that keep
-//! parsing, checking and evaluation from recursing without limit.
+//! Every binary operator counts toward [`MAX_OPERATORS`](crate::MAX_OPERATORS), and every
+//! arithmetic operator, prefix or binary, also counts as a level toward
+//! [`MAX_DEPTH`](crate::MAX_DEPTH): a chain `a + b + c …` builds a tree as deep as it is long,
+//! which checking and evaluation walk recursively, and arithmetic frames are larger than those
+//! of `&&` chains, so the operator bound alone would let 256 levels through. 64 terms is far
+//! more than any real filter has.
 
 use super::ast::{ArithOp, Cmp, CmpOp, Expr, Field, Logic, Per, Static};
 use super::display::{kind_name, status_name};
@@ -60,34 +63,50 @@ impl Parser<'_> {
     /// `a + b - c`: left-associative.
     fn additive(&mut self) -> Result<Expr, ParseError> {
         let mut lhs = self.multiplicative()?;
+        let mut chained = 0;
         loop {
             let op = match self.peek() {
                 Tok::Arith('+') => ArithOp::Add,
                 Tok::Minus => ArithOp::Sub,
-                _ => return Ok(lhs),
+                _ => break,
             };
             self.bump();
             self.operator()?;
+            // The chain builds a left-leaning tree as deep as it is long: a level each.
+            self.enter()?;
+            chained += 1;
             let rhs = self.multiplicative()?;
             lhs = Expr::Arith(Box::new(lhs), op, Box::new(rhs));
         }
+        for _ in 0..chained {
+            self.leave();
+        }
+        Ok(lhs)
     }
 
     /// `a * b / c % d`: left-associative.
     fn multiplicative(&mut self) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
+        let mut chained = 0;
         loop {
             let op = match self.peek() {
                 Tok::Arith('*') => ArithOp::Mul,
                 Tok::Arith('/') => ArithOp::Div,
                 Tok::Arith('%') => ArithOp::Mod,
-                _ => return Ok(lhs),
+                _ => break,
             };
             self.bump();
             self.operator()?;
+            // The chain builds a left-leaning tree as deep as it is long: a level each.
+            self.enter()?;
+            chained += 1;
             let rhs = self.unary()?;
             lhs = Expr::Arith(Box::new(lhs), op, Box::new(rhs));
         }
+        for _ in 0..chained {
+            self.leave();
+        }
+        Ok(lhs)
     }
 
     pub(super) fn unary(&mut self) -> Result<Expr, ParseError> {

@@ -105,9 +105,17 @@ fn arith() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(OPERANDS).prop_map(str::to_owned);
     leaf.prop_recursive(4, 16, 2, |inner| {
         prop_oneof![
-            (inner.clone(), prop::sample::select(ARITH_OPS), inner.clone())
+            (
+                inner.clone(),
+                prop::sample::select(ARITH_OPS),
+                inner.clone()
+            )
                 .prop_map(|(l, op, r)| format!("{l} {op} {r}")),
-            (inner.clone(), prop::sample::select(ARITH_OPS), inner.clone())
+            (
+                inner.clone(),
+                prop::sample::select(ARITH_OPS),
+                inner.clone()
+            )
                 .prop_map(|(l, op, r)| format!("({l}) {op} ({r})")),
             inner.prop_map(|e| format!("-({e})")),
         ]

@@ -339,7 +339,10 @@ async fn search_filters_with_arithmetic_over_http() {
     let cases: &[(&str, &[u8])] = &[
         ("{ span.bytes / span.chunks > 200 }", &[1]),
         ("{ span.bytes / span.chunks > 0 }", &[1, 2]),
-        ("{ duration - 100ms > 1s && span.bytes / span.chunks < 200 }", &[2]),
+        (
+            "{ duration - 100ms > 1s && span.bytes / span.chunks < 200 }",
+            &[2],
+        ),
         ("{ (span.bytes + 100) * 2 = 2000 }", &[3]),
         // 2 s and 1.5 s cover 1.2 s; 0 and 1 s do not.
         ("{ span.chunks * 500ms >= duration }", &[1, 2]),

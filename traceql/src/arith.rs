@@ -22,9 +22,9 @@
 //!   test in its tables (`2 ^ 2`, `2 ^ (.bar * .foo)` with a float), agree with the usual order.
 //!   The power is computed in float and converted back saturating (`2 ^ 64` is `i64::MAX`;
 //!   Go's conversion of an out-of-range float is platform-defined).
-//! - int `/` or `%` by zero, and arithmetic on an array or a missing value under unary minus,
-//!   make Tempo fail the whole query with an error; here the span does not match, so one odd
-//!   span cannot turn a search into a 500.
+//! - int `/` or `%` by zero, arithmetic on an array, and unary minus of a missing value or a
+//!   string make Tempo fail the whole query with an error; here the span does not match, so one
+//!   odd span cannot turn a search into a 500.
 
 use crate::Value;
 use crate::syntax::ast::ArithOp;

@@ -131,7 +131,10 @@ fn ints_stay_ints_with_gos_rules() {
             // 2 ^ -1 = 0.5, truncated to the int 0.
             ("{ 2 ^ -1 = 0 }", true),
             // Overflow wraps as Go's ints do; a power saturates.
-            ("{ 9223372036854775807 + span.i = -9223372036854775802 }", true),
+            (
+                "{ 9223372036854775807 + span.i = -9223372036854775802 }",
+                true,
+            ),
             ("{ 2 ^ 64 = 9223372036854775807 }", true),
             ("{ -span.i = -7 }", true),
         ],
@@ -222,7 +225,11 @@ fn arithmetic_works_wherever_filters_do() {
     );
     let spans = |query: &str| -> Vec<usize> {
         let query = parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
-        let mut out: Vec<usize> = query.evaluate(&trace).into_iter().flat_map(|s| s.spans).collect();
+        let mut out: Vec<usize> = query
+            .evaluate(&trace)
+            .into_iter()
+            .flat_map(|s| s.spans)
+            .collect();
         out.sort_unstable();
         out
     };

@@ -16,8 +16,8 @@ mod structure;
 pub(crate) use self::fields::{Elem, TraceCtx, field_value};
 
 use self::structure::Tree;
-use crate::syntax::ast::{Expr, Logic, Per, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
 use crate::arith;
+use crate::syntax::ast::{Expr, Logic, Per, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
 use crate::value::{compare, static_value};
 use crate::{SpanView, Spanset, TraceView, Value};
 

@@ -150,7 +150,11 @@ impl Parser<'_> {
         self.enter()?;
         let exponent = self.unary()?;
         self.leave();
-        Ok(Expr::Arith(Box::new(base), ArithOp::Pow, Box::new(exponent)))
+        Ok(Expr::Arith(
+            Box::new(base),
+            ArithOp::Pow,
+            Box::new(exponent),
+        ))
     }
 
     fn plain_operand(&mut self) -> Result<Expr, ParseError> {

@@ -1,7 +1,10 @@
 //! The TraceQL parser and evaluator under random input (proptest): token
 //! soup from the language's own vocabulary plus stray bytes. Parsing never
 //! panics and every error has a position; what parses evaluates over the
-//! fixture dataset without panicking.
+//! fixture dataset without panicking. Random arithmetic trees over numeric
+//! fields and literals always parse (every operand is a number or an
+//! attribute) and evaluate without panicking: overflow, division by zero,
+//! NaN and strings met at run time included.
 
 #[path = "fixtures/dataset.rs"]
 mod dataset;
@@ -64,7 +67,60 @@ const TOKENS: &[&str] = &[
     "`raw`",
     "\n",
     " ",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "0",
+    "0.0",
+    "9223372036854775807",
 ];
+
+/// Operands of the arithmetic trees: numeric intrinsics, attributes that are ints, floats,
+/// strings or missing in the dataset, and literals that overflow, divide by zero or are NaN-prone.
+const OPERANDS: &[&str] = &[
+    "duration",
+    "traceDuration",
+    "nestedSetLeft",
+    "span.x",
+    "span.ratio",
+    "span.http.response.status_code",
+    "span.missing",
+    "event.n",
+    "0",
+    "1",
+    "-2",
+    "0.0",
+    "1.5",
+    "10ms",
+    "9223372036854775807",
+];
+
+const ARITH_OPS: &[&str] = &["+", "-", "*", "/", "%", "^"];
+
+/// A random arithmetic expression, at most 4 operators deep, fully parenthesised or not.
+fn arith() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(OPERANDS).prop_map(str::to_owned);
+    leaf.prop_recursive(4, 16, 2, |inner| {
+        prop_oneof![
+            (
+                inner.clone(),
+                prop::sample::select(ARITH_OPS),
+                inner.clone()
+            )
+                .prop_map(|(l, op, r)| format!("{l} {op} {r}")),
+            (
+                inner.clone(),
+                prop::sample::select(ARITH_OPS),
+                inner.clone()
+            )
+                .prop_map(|(l, op, r)| format!("({l}) {op} ({r})")),
+            inner.prop_map(|e| format!("-({e})")),
+        ]
+    })
+}
 
 fn query() -> impl Strategy<Value = String> {
     let token = prop_oneof![
@@ -125,6 +181,18 @@ proptest! {
 
     #[test]
     fn random_queries_parse_or_fail_with_a_position(q in query()) {
+        parse_and_run(&q)?;
+    }
+
+    #[test]
+    fn arithmetic_trees_parse_and_evaluate(
+        lhs in arith(),
+        cmp in prop::sample::select(&["=", "!=", "<", "<=", ">", ">="][..]),
+        rhs in arith(),
+    ) {
+        let q = format!("{{ {lhs} {cmp} {rhs} }} >> {{ }}");
+        let query = traceql::parse(&q);
+        prop_assert!(query.is_ok(), "{}: {:?}", q, query.err());
         parse_and_run(&q)?;
     }
 

@@ -4,11 +4,15 @@
 //! OTLP, so this also tests how the store shows them to the `traceql` crate
 //! (`src/store/traceql_view.rs`).
 
+mod common;
 #[path = "fixtures/dataset.rs"]
 mod dataset;
 
+use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
 use trace_store::{Store, Trace};
 use traceql::Value;
+
+use common::{TestApp, attr, enc, request, span};
 
 /// The trace numbers (last id byte) that `query` matches, ascending.
 fn matching(store: &Store, query: &str) -> Vec<u8> {
@@ -178,6 +182,28 @@ fn queries_match_the_expected_traces() {
             &[2],
         ),
         ("{ } | count() > -1", &[1, 2, 3, 4, 5]),
+        // Arithmetic: ints stay ints (500 / 100 = 5, 200 / 100 = 2), durations are nanoseconds,
+        // a string or boolean operand (trace 4's other `x`, trace 3's `flag`) matches nothing.
+        ("{ span.http.response.status_code / 100 = 5 }", &[2]),
+        (
+            "{ span.http.response.status_code % 100 = 0 && span.http.response.status_code - 300 > 0 }",
+            &[2],
+        ),
+        // Roots of 2010 ms: 2005 ms > 2 s; the 2005 ms client: 2000 ms is not.
+        ("{ duration - 5ms > 2s }", &[1, 2]),
+        ("{ duration * 2 < 100us }", &[5]),
+        ("{ span.ratio * 4 = 3 }", &[3]),
+        ("{ span.x + 1 = 2 }", &[4]),
+        ("{ span.x + 1 != 2 }", &[]),
+        ("{ -span.x < 0 }", &[4]),
+        ("{ span.flag + 1 = 2 }", &[]),
+        // 2010 ms over app-c's 1 ms (or app-b's 3 ms client); other traces stay at or under 5.
+        ("{ traceDuration / duration > 100 }", &[1, 2]),
+        ("{ } >> { span.http.response.status_code * 2 > 999 }", &[2]),
+        (
+            "{ } | { span.http.response.status_code - 200 > 0 } | count() = 1",
+            &[2],
+        ),
     ];
     let mut failures = Vec::new();
     for (query, want) in cases {
@@ -284,4 +310,74 @@ fn span_values_are_the_fetched_fields() {
             ("service.name", Value::Str("app-c")),
         ]]
     );
+}
+
+/// Arithmetic through the HTTP API: four uploads posted as OTLP, and `/api/search?q=` returns
+/// exactly the traces whose bytes per chunk (or duration) pass, none for a division by zero or
+/// a string operand, and a 400 naming the problem for a type error.
+#[tokio::test]
+async fn search_filters_with_arithmetic_over_http() {
+    const MS: u64 = 1_000_000;
+    // (trace, bytes, chunks, duration): 250, 100, 900 / 0 and "lots" / 2 bytes per chunk.
+    let uploads = [
+        (1, V::IntValue(1000), 4, 1200 * MS),
+        (2, V::IntValue(300), 3, 1200 * MS),
+        (3, V::IntValue(900), 0, 500 * MS),
+        (4, V::StringValue("lots".to_owned()), 2, 1200 * MS),
+    ];
+    let requests = uploads
+        .into_iter()
+        .map(|(t, bytes, chunks, duration)| {
+            let mut upload = span(t, 1, None, "upload", u64::from(t) * 10_000 * MS, 0);
+            upload.end_time_unix_nano = upload.start_time_unix_nano + duration;
+            upload.attributes = vec![attr("bytes", bytes), attr("chunks", V::IntValue(chunks))];
+            request("app-a", vec![upload])
+        })
+        .collect();
+    let app = TestApp::spawn_loaded(requests).await;
+
+    let cases: &[(&str, &[u8])] = &[
+        ("{ span.bytes / span.chunks > 200 }", &[1]),
+        ("{ span.bytes / span.chunks > 0 }", &[1, 2]),
+        (
+            "{ duration - 100ms > 1s && span.bytes / span.chunks < 200 }",
+            &[2],
+        ),
+        ("{ (span.bytes + 100) * 2 = 2000 }", &[3]),
+        // 2 s and 1.5 s cover 1.2 s; 0 and 1 s do not.
+        ("{ span.chunks * 500ms >= duration }", &[1, 2]),
+        ("{ span.chunks ^ 2 = 4 }", &[4]),
+    ];
+    for (query, want) in cases {
+        let response = app
+            .get(&format!("/api/search?q={}", enc(query)), None)
+            .await;
+        assert_eq!(response.status(), 200, "{query}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let mut got: Vec<String> = body["traces"]
+            .as_array()
+            .map(|traces| {
+                traces
+                    .iter()
+                    .map(|t| t["traceID"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        got.sort();
+        let want: Vec<String> = want.iter().map(|n| format!("c0ffee{n:026x}")).collect();
+        assert_eq!(got, want, "{query}");
+    }
+
+    let response = app
+        .get(
+            &format!("/api/search?q={}", enc("{ span.bytes + \"x\" > 1 }")),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "invalid TraceQL query: illegal operation for the given types: span.bytes + \"x\""
+    );
+    app.shutdown().await.unwrap();
 }

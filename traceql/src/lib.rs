@@ -22,7 +22,9 @@
 //! `span:… trace:… event:… link:… instrumentation:…`); attributes `span. resource. event. link.
 //! instrumentation.` and unscoped `.x` (span first, then resource), quoted names; comparisons
 //! `= != > >= < <= =~ !~` (regexes fully anchored); literals (strings, ints, floats, durations,
-//! booleans, status, kind, `nil`); spanset `&& || > >> < << ~`, their union forms
+//! booleans, status, kind, `nil`); arithmetic `+ - * / % ^` and unary minus between fields and
+//! literals, with Tempo's precedence and types (`arith` says where it differs from Tempo);
+//! spanset `&& || > >> < << ~`, their union forms
 //! `&> &>> &< &<< &~` (the spans of both sides that take part) and negations `!> !>> !< !<< !~`
 //! (exactly the right-hand spans the plain operator leaves out: Tempo's experimental versions can
 //! also return spans that do stand in the relation, grafana/tempo#4804; this crate does not);
@@ -36,8 +38,8 @@
 //! [`parse_metrics`] into a [`MetricsQuery`], evaluated over time steps by a
 //! [`MetricsEvaluator`]; [`parse`] refuses them with a message that says so.
 //!
-//! Not supported (an error that says so, or a syntax error): arithmetic (`+ - * / % ^` between
-//! fields or between metrics queries), `parent.` attributes (rejected, as Tempo does).
+//! Not supported (an error that says so, or a syntax error): arithmetic between metrics queries
+//! or in aggregate and `by()` arguments, `parent.` attributes (rejected, as Tempo does).
 //!
 //! # Layout
 //!
@@ -48,7 +50,8 @@
 //! - `view`: [`TraceView`] and [`SpanView`], everything evaluation reads from a store.
 //! - `eval`: a checked query over one trace: field lookups, spanset operators, pipeline stages
 //!   (`aggregate`), the span tree of the structural operators (`structure`).
-//! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules.
+//! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules; `arith`: the
+//!   arithmetic on values that filters compute per span and the checker folds.
 //! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
 //! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
 //!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
@@ -56,6 +59,7 @@
 //!   `bottomk`, filters). It parses with `syntax` and reads spans through the same `view`
 //!   traits.
 
+mod arith;
 mod error;
 mod eval;
 mod metrics;
@@ -78,8 +82,9 @@ pub use view::{SpanView, TraceView, parent_indexes};
 
 /// Longest query accepted, in bytes: Tempo's default `max_query_expression_size_bytes`.
 pub const MAX_QUERY_BYTES: usize = 128 * 1024;
-/// Deepest nesting of `( )`, `{ }` and `!` accepted. Parsing and evaluation recurse once per
-/// level, so this bound is what keeps a hostile query from overflowing the stack.
+/// Deepest nesting of `( )`, `{ }`, `!` and arithmetic (each `+ - * / % ^` and unary minus is
+/// a level, so a filter has at most 63 arithmetic terms) accepted. Parsing and evaluation recurse
+/// once per level, so this bound is what keeps a hostile query from overflowing the stack.
 pub const MAX_DEPTH: usize = 64;
 /// Most binary operators (and pipeline stages) in one query. Chains like `a && b && …` build
 /// left-leaning trees as deep as they are long, so this bounds recursion too.

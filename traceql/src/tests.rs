@@ -1,7 +1,7 @@
 //! Unit tests of the pieces below the public face: token positions, duration literals, Go
-//! duration text, id comparison. Query-level tests live in `tests/` (parsing, and evaluation
-//! over a plain in-memory implementation of the view traits) and in trace-store's `tests/`
-//! (evaluation over the store's own spans).
+//! duration text, id comparison, the corners of arithmetic. Query-level tests live in `tests/`
+//! (parsing, and evaluation over a plain in-memory implementation of the view traits) and in
+//! trace-store's `tests/` (evaluation over the store's own spans).
 
 use crate::syntax::lexer::{Tok, duration, lex};
 use crate::value::hex_eq;
@@ -88,4 +88,47 @@ fn ids_compare_as_hex_ignoring_case_and_leading_zeros() {
     assert!(hex_eq(&id, "0000AB01"));
     assert!(!hex_eq(&id, "ab02"));
     assert!(!hex_eq(&id, "ab0"));
+}
+
+/// The corners of int arithmetic that panic in plain Rust wrap (or have no value) as Go's ints
+/// do; float corners follow IEEE.
+#[test]
+fn arithmetic_corners_never_panic() {
+    use crate::Value::{Duration, Float, Int, Nil, Str};
+    use crate::arith::{apply, negate};
+    use crate::syntax::ast::ArithOp::{Add, Div, Mod, Mul, Pow, Sub};
+    let cases = [
+        (Add, Int(i64::MAX), Int(1), Int(i64::MIN)),
+        (Sub, Int(i64::MIN), Int(1), Int(i64::MAX)),
+        (Mul, Int(i64::MAX), Int(2), Int(-2)),
+        (Div, Int(i64::MIN), Int(-1), Int(i64::MIN)),
+        (Mod, Int(i64::MIN), Int(-1), Int(0)),
+        (Div, Int(1), Int(0), Nil),
+        (Mod, Int(1), Int(0), Nil),
+        (Pow, Int(2), Int(3), Int(8)),
+        (Pow, Int(-2), Int(3), Int(-8)),
+        (Pow, Int(10), Int(-1), Int(0)),
+        (Pow, Int(0), Int(-1), Int(i64::MAX)),
+        (Pow, Int(2), Int(i64::MAX), Int(i64::MAX)),
+        (Pow, Int(-2), Int(63), Int(i64::MIN)),
+        (Pow, Int(-2), Int(65), Int(i64::MIN)),
+        (Div, Int(7), Float(2.0), Float(3.5)),
+        (Div, Float(1.0), Float(0.0), Float(f64::INFINITY)),
+        (
+            Sub,
+            Duration(1_500_000_000),
+            Duration(100_000_000),
+            Float(1.4e9),
+        ),
+        (Mul, Duration(3), Int(2), Float(6.0)),
+        (Add, Str("1"), Int(1), Nil),
+        (Add, Nil, Int(1), Nil),
+    ];
+    for (op, lhs, rhs, want) in cases {
+        assert_eq!(apply(op, lhs, rhs), want, "{lhs:?} {op:?} {rhs:?}");
+    }
+    assert!(matches!(apply(Mod, Float(1.0), Float(0.0)), Float(x) if x.is_nan()));
+    assert_eq!(negate(Int(i64::MIN)), Int(i64::MIN));
+    assert_eq!(negate(Duration(5)), Duration(-5));
+    assert_eq!(negate(Str("x")), Nil);
 }

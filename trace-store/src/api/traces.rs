@@ -153,7 +153,7 @@ pub(super) struct BuildInfo {
 /// `topk`, union structural operators and nested sets, `event:`/`link:`/
 /// `instrumentation:` scopes, `with(most_recent=true)`, `span:parentID`). Not 2.9:
 /// its MCP server (`/api/mcp`) is not served. Arithmetic in filters, older than
-/// any of these, is still refused with a 400 that names it.
+/// any of these, is served too.
 const TEMPO_API_VERSION: &str = "2.8.0";
 
 /// `GET /api/status/buildinfo`.

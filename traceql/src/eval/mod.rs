@@ -16,6 +16,7 @@ mod structure;
 pub(crate) use self::fields::{Elem, TraceCtx, field_value};
 
 use self::structure::Tree;
+use crate::arith;
 use crate::syntax::ast::{Expr, Logic, Per, Pipeline, SpansetExpr, SpansetOp, Stage, Static};
 use crate::value::{compare, static_value};
 use crate::{SpanView, Spanset, TraceView, Value};
@@ -167,7 +168,8 @@ impl<'a, T: TraceView> Eval<'a, T> {
     fn truthy(&self, expr: &Expr, span: &'a T::Span) -> bool {
         match expr {
             Expr::Static(value) => *value == Static::Bool(true),
-            Expr::Field(_) => false,
+            // Not conditions: the checker only lets booleans through.
+            Expr::Field(_) | Expr::Arith(..) | Expr::Neg(_) => false,
             Expr::Not(inner) => !self.truthy(inner, span),
             Expr::Logic(lhs, Logic::And, rhs) => self.truthy(lhs, span) && self.truthy(rhs, span),
             Expr::Logic(lhs, Logic::Or, rhs) => self.truthy(lhs, span) || self.truthy(rhs, span),
@@ -206,6 +208,13 @@ impl<'a, T: TraceView> Eval<'a, T> {
         match expr {
             Expr::Static(value) => static_value(value),
             Expr::Field(field) => field_value(field, &self.ctx, span, elem),
+            // Numbers, computed per span: no allocation, and a plain comparison never gets here.
+            Expr::Arith(lhs, op, rhs) => arith::apply(
+                *op,
+                self.operand(lhs, span, elem),
+                self.operand(rhs, span, elem),
+            ),
+            Expr::Neg(inner) => arith::negate(self.operand(inner, span, elem)),
             condition => Value::Bool(self.truthy(condition, span)),
         }
     }

@@ -138,6 +138,17 @@ pub(crate) enum CmpOp {
     Nre,
 }
 
+/// `+ - * / % ^` between numbers (see `crate::arith` for the rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+}
+
 /// `&&` or `||`, between field expressions or between spansets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Logic {
@@ -153,6 +164,10 @@ pub(crate) enum Expr {
     Not(Box<Expr>),
     Logic(Box<Expr>, Logic, Box<Expr>),
     Cmp(Box<Cmp>),
+    /// `lhs op rhs` with an arithmetic operator: a number, not a condition.
+    Arith(Box<Expr>, ArithOp, Box<Expr>),
+    /// Unary minus of a non-literal (`-span.a`); `-3` is parsed as the literal.
+    Neg(Box<Expr>),
     /// `field = nil` (or `!= nil` when `negate`), made by the checker.
     IsNil(Field, bool),
 }

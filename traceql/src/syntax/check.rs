@@ -9,7 +9,10 @@
 //! - `field = nil` becomes [`Expr::IsNil`]; a bare attribute used as a condition becomes
 //!   `attr = true`; intrinsics and `resource.service.name` cannot be `= nil` and `parent.` is
 //!   rejected, as in Tempo.
+//! - Arithmetic is checked (and all-literal parts folded) in `check/arith.rs`.
 //! - Every field the query reads is collected: search results report their values per span.
+
+mod arith;
 
 use regex::{Regex, RegexBuilder};
 
@@ -231,6 +234,8 @@ fn typed(expr: Expr, fetched: &mut Vec<Field>) -> Result<(Expr, Ty), ParseError>
             Ok((Expr::Logic(Box::new(lhs), op, Box::new(rhs)), Ty::Bool))
         }
         Expr::Cmp(cmp) => Ok((comparison(*cmp, fetched)?, Ty::Bool)),
+        Expr::Arith(lhs, op, rhs) => arith::binary(*lhs, op, *rhs, fetched),
+        Expr::Neg(inner) => arith::negation(*inner, fetched),
         Expr::IsNil(..) => Ok((expr, Ty::Bool)),
     }
 }
@@ -298,13 +303,10 @@ fn comparison(cmp: Cmp, fetched: &mut Vec<Field>) -> Result<Expr, ParseError> {
         (CmpOp::Re | CmpOp::Nre, _) => return Err(illegal()),
         _ => None,
     };
-    let per_of = |e: &Expr| match e {
-        Expr::Field(f) => f.per(),
-        _ => Per::Span,
-    };
-    let per = match (per_of(&lhs), per_of(&rhs)) {
-        (Per::Span, per) | (per, Per::Span) => per,
-        (a, b) if a == b => a,
+    // Event (link) fields anywhere in either side, arithmetic included, decide it per event.
+    let per = match (arith::per(&lhs), arith::per(&rhs)) {
+        (Some(Per::Span), Some(per)) | (Some(per), Some(Per::Span)) => per,
+        (Some(a), Some(b)) if a == b => a,
         _ => return Err(illegal()),
     };
     Ok(Expr::Cmp(Box::new(Cmp {

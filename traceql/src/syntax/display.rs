@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::ast::{CmpOp, Expr, Field, Logic, Static};
+use super::ast::{ArithOp, CmpOp, Expr, Field, Logic, Static};
 use crate::go_duration_string;
 
 impl fmt::Display for Field {
@@ -93,9 +93,37 @@ impl fmt::Display for Expr {
                 write!(f, "({l}) {op} ({r})")
             }
             Expr::Cmp(c) => write!(f, "{} {} {}", c.lhs, c.op, c.rhs),
+            // Nested arithmetic in parentheses, so the text shows how the query was grouped
+            // (`.a + (.b * .c)`), as Tempo prints it.
+            Expr::Arith(l, op, r) => {
+                let side = |f: &mut fmt::Formatter<'_>, e: &Expr| match e {
+                    Expr::Arith(..) | Expr::Neg(_) => write!(f, "({e})"),
+                    e => write!(f, "{e}"),
+                };
+                side(f, l)?;
+                write!(f, " {op} ")?;
+                side(f, r)
+            }
+            Expr::Neg(e) => match &**e {
+                Expr::Field(field) => write!(f, "-{field}"),
+                e => write!(f, "-({e})"),
+            },
             Expr::IsNil(field, negate) => {
                 write!(f, "{field} {} nil", if *negate { "!=" } else { "=" })
             }
         }
+    }
+}
+
+impl fmt::Display for ArithOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Mod => "%",
+            ArithOp::Pow => "^",
+        })
     }
 }

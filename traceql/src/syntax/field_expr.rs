@@ -1,8 +1,27 @@
-//! Parsing field expressions, the inside of `{ }`: `&&`/`||` (one level, left to right), then
-//! one comparison, then `!` and unary minus, then operands (literals, fields, parentheses).
-//! Arithmetic is lexed but not supported, and says so.
+//! Parsing field expressions, the inside of `{ }`, by precedence level from loosest to
+//! tightest, as Tempo's grammar (`pkg/traceql/expr.y`) orders them:
+//!
+//! 1. `&&` and `||`, one level, left to right (`a || b && c` is `(a || b) && c`);
+//! 2. one comparison `= != < <= > >= =~ !~`, which binds looser than arithmetic;
+//! 3. `+ -`, left-associative;
+//! 4. `* / %`, left-associative;
+//! 5. prefix `!` and unary minus;
+//! 6. `^`, right-associative (`2 ^ 3 ^ 2` is `2 ^ 9`), whose right side may itself start
+//!    with a unary minus (`2 ^ -1`);
+//! 7. operands: literals, fields, parentheses.
+//!
+//! So `-2 ^ 2` is `-(2 ^ 2)`, as in Tempo and in mathematics. One difference from Tempo: its
+//! grammar gives unary minus the precedence of binary minus, so there `a / -b / c` parses as
+//! `a / -(b / c)`; here it is `(a / -b) / c`. Every other expression parses to the same value.
+//!
+//! Every binary operator counts toward [`MAX_OPERATORS`](crate::MAX_OPERATORS), and every
+//! arithmetic operator, prefix or binary, also counts as a level toward
+//! [`MAX_DEPTH`](crate::MAX_DEPTH): a chain `a + b + c …` builds a tree as deep as it is long,
+//! which checking and evaluation walk recursively, and arithmetic frames are larger than those
+//! of `&&` chains, so the operator bound alone would let 256 levels through. 64 terms is far
+//! more than any real filter has.
 
-use super::ast::{Cmp, CmpOp, Expr, Field, Logic, Per, Static};
+use super::ast::{ArithOp, Cmp, CmpOp, Expr, Field, Logic, Per, Static};
 use super::display::{kind_name, status_name};
 use super::lexer::Tok;
 use super::parser::Parser;
@@ -25,13 +44,13 @@ impl Parser<'_> {
     }
 
     fn comparison(&mut self) -> Result<Expr, ParseError> {
-        let lhs = self.unary()?;
+        let lhs = self.additive()?;
         let Some(op) = cmp_op(self.peek()) else {
             return Ok(lhs);
         };
         self.bump();
         self.operator()?;
-        let rhs = self.unary()?;
+        let rhs = self.additive()?;
         Ok(Expr::Cmp(Box::new(Cmp {
             lhs,
             op,
@@ -39,6 +58,55 @@ impl Parser<'_> {
             regex: None,
             per: Per::Span,
         })))
+    }
+
+    /// `a + b - c`: left-associative.
+    fn additive(&mut self) -> Result<Expr, ParseError> {
+        let mut lhs = self.multiplicative()?;
+        let mut chained = 0;
+        loop {
+            let op = match self.peek() {
+                Tok::Arith('+') => ArithOp::Add,
+                Tok::Minus => ArithOp::Sub,
+                _ => break,
+            };
+            self.bump();
+            self.operator()?;
+            // The chain builds a left-leaning tree as deep as it is long: a level each.
+            self.enter()?;
+            chained += 1;
+            let rhs = self.multiplicative()?;
+            lhs = Expr::Arith(Box::new(lhs), op, Box::new(rhs));
+        }
+        for _ in 0..chained {
+            self.leave();
+        }
+        Ok(lhs)
+    }
+
+    /// `a * b / c % d`: left-associative.
+    fn multiplicative(&mut self) -> Result<Expr, ParseError> {
+        let mut lhs = self.unary()?;
+        let mut chained = 0;
+        loop {
+            let op = match self.peek() {
+                Tok::Arith('*') => ArithOp::Mul,
+                Tok::Arith('/') => ArithOp::Div,
+                Tok::Arith('%') => ArithOp::Mod,
+                _ => break,
+            };
+            self.bump();
+            self.operator()?;
+            // The chain builds a left-leaning tree as deep as it is long: a level each.
+            self.enter()?;
+            chained += 1;
+            let rhs = self.unary()?;
+            lhs = Expr::Arith(Box::new(lhs), op, Box::new(rhs));
+        }
+        for _ in 0..chained {
+            self.leave();
+        }
+        Ok(lhs)
     }
 
     pub(super) fn unary(&mut self) -> Result<Expr, ParseError> {
@@ -52,35 +120,41 @@ impl Parser<'_> {
             }
             Tok::Minus => {
                 self.bump();
-                // Tempo has general unary minus; without arithmetic only negative numbers need it.
-                let negated = match self.peek() {
-                    Tok::Int(i) => Static::Int(i.wrapping_neg()),
-                    Tok::Float(x) => Static::Float(-x),
-                    Tok::Duration(d) => Static::Duration(-d),
-                    _ => return Err(self.unexpected("number or duration")),
-                };
-                self.bump();
-                Ok(Expr::Static(negated))
+                self.enter()?;
+                let inner = self.unary()?;
+                self.leave();
+                // A negative literal stays a literal: aggregates (`count() > -1`) and hints
+                // take literals only, and the checker need not fold it.
+                Ok(match inner {
+                    Expr::Static(Static::Int(i)) => Expr::Static(Static::Int(i.wrapping_neg())),
+                    Expr::Static(Static::Float(x)) => Expr::Static(Static::Float(-x)),
+                    Expr::Static(Static::Duration(d)) => {
+                        Expr::Static(Static::Duration(d.wrapping_neg()))
+                    }
+                    inner => Expr::Neg(Box::new(inner)),
+                })
             }
-            _ => self.operand(),
+            _ => self.power(),
         }
     }
 
-    /// An operand; arithmetic after it (`.a + 1`) gets a clear "not supported" error.
-    fn operand(&mut self) -> Result<Expr, ParseError> {
-        let operand = self.plain_operand()?;
-        if let Tok::Arith(c) = self.peek() {
-            return Err(self.arithmetic(*c));
+    /// `a ^ b`: right-associative, and the exponent may be negated (`2 ^ -1`).
+    fn power(&mut self) -> Result<Expr, ParseError> {
+        let base = self.plain_operand()?;
+        if self.peek() != &Tok::Arith('^') {
+            return Ok(base);
         }
-        Ok(operand)
-    }
-
-    fn arithmetic(&self, c: char) -> ParseError {
-        let mut error = self.unexpected("");
-        if let ParseError::Syntax { message, .. } = &mut error {
-            *message = format!("arithmetic ({c}) is not supported by this store");
-        }
-        error
+        self.bump();
+        self.operator()?;
+        // Each `^` recurses once more: count it as a level of nesting too.
+        self.enter()?;
+        let exponent = self.unary()?;
+        self.leave();
+        Ok(Expr::Arith(
+            Box::new(base),
+            ArithOp::Pow,
+            Box::new(exponent),
+        ))
     }
 
     fn plain_operand(&mut self) -> Result<Expr, ParseError> {
@@ -103,7 +177,6 @@ impl Parser<'_> {
             Tok::Nil => Static::Nil,
             Tok::Status(s) => Static::Status(*s),
             Tok::Kind(k) => Static::Kind(*k),
-            Tok::Arith(c) => return Err(self.arithmetic(*c)),
             _ => return Err(self.unexpected("value, attribute or intrinsic")),
         };
         self.bump();

@@ -38,7 +38,7 @@ pub(crate) enum Tok {
     /// `!> !>> !< !<<` (`!~` is `Nre`, which the parser reads by its place).
     NotRel(Relation),
     Minus,
-    /// `+ * / % ^`: lexed so the parser can say arithmetic is unsupported.
+    /// `+ * / % ^` (`-` is [`Tok::Minus`], binary or unary by its place).
     Arith(char),
     Str(String),
     Int(i64),

@@ -5,10 +5,12 @@
 //! - spanset `&&` and `||` share one level, left-associative (`{A} || {B} && {C}` is
 //!   `({A} || {B}) && {C}`, not C-style);
 //! - structural `> >> < << ~` bind tighter than those;
-//! - inside `{ }`, field `&&`/`||` share one level too, then comparisons, then `!` and unary minus.
+//! - inside `{ }`, field `&&`/`||` share one level too, then comparisons, then arithmetic
+//!   (`+ -`, then `* / %`, then `!` and unary minus, then `^`).
 //!
-//! Field expressions (the inside of `{ }`) are parsed in `field_expr.rs`. Recursion is bounded: nesting past [`MAX_DEPTH`] and more than [`MAX_OPERATORS`] operators are
-//! errors, so no query can overflow the stack here or in evaluation.
+//! Field expressions (the inside of `{ }`) are parsed in `field_expr.rs`. Recursion is bounded:
+//! nesting past [`MAX_DEPTH`] and more than [`MAX_OPERATORS`] operators are errors, so no query
+//! can overflow the stack here or in evaluation.
 
 use super::ast::{
     AggFunc, Expr, Field, Hint, Pipeline, Relation, SpansetExpr, SpansetOp, Stage, Static,

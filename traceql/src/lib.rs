@@ -52,7 +52,9 @@
 //!   (`aggregate`), the span tree of the structural operators (`structure`).
 //! - `value`: [`Value`], what a field reads, and TraceQL's comparison rules; `arith`: the
 //!   arithmetic on values that filters compute per span and the checker folds.
-//! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`].
+//! - `query`: the public face, [`Query`] and [`Spanset`]; `error`: [`ParseError`];
+//!   `required`: the values a matching trace must hold ([`Query::required_values`]), for stores
+//!   that can skip blocks without them.
 //! - `metrics`: the metrics engine beside `eval`: `parse` (the part after the spanset), `range`
 //!   (Tempo's step alignment), `engine` (series and per-step accumulators), `key` (series
 //!   keys, exemplar slots), `quantile` (power-of-two buckets), `compare`, `stages` (`topk`,
@@ -64,6 +66,7 @@ mod error;
 mod eval;
 mod metrics;
 mod query;
+mod required;
 mod syntax;
 mod value;
 mod view;
@@ -74,6 +77,7 @@ pub use metrics::{
     Series,
 };
 pub use query::{Query, Spanset};
+pub use required::{RequiredValue, ValueSite};
 pub use syntax::ast::{AttrScope, Field};
 pub use syntax::display::{kind_name, status_name};
 pub use syntax::intrinsic::{Intrinsic, IntrinsicKind, intrinsic_names};

@@ -36,6 +36,11 @@ impl Query {
         }
     }
 
+    /// The checked pipeline, for analyses of the query beside evaluation.
+    pub(crate) fn pipeline(&self) -> &ast::Pipeline {
+        &self.pipeline
+    }
+
     /// Whether the query asks for the most recent traces by start time
     /// (`with(most_recent=true)`), rather than any recent ones, which is quicker to answer.
     pub fn most_recent(&self) -> bool {

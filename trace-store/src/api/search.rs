@@ -25,7 +25,7 @@ use traceql::ParseError;
 use super::spansets::{SpanSetJson, spansets_json};
 use super::{ApiError, params};
 use crate::model::TimeWindow;
-use crate::store::{AttrValue, SpanRecord, Store, Trace};
+use crate::store::{AttrValue, Scan, SpanRecord, Store, Trace};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
 const DEFAULT_LIMIT: usize = 20;
@@ -335,9 +335,11 @@ pub(super) async fn search(
         let (window, limit) = (request.window, request.limit);
         let select = |trace: &std::sync::Arc<Trace>| request.result(trace);
         match &request.filter {
+            // Blocks without a value the query requires are skipped (store/summary.rs).
             Filter::TraceQl(query) if query.most_recent() => {
-                store.most_recent(window, limit, select)
+                store.most_recent(Scan::for_query(window, query), limit, select)
             }
+            Filter::TraceQl(query) => store.search(Scan::for_query(window, query), limit, select),
             _ => store.search(window, limit, select),
         }
     })

@@ -6,7 +6,8 @@
 //! [`BLOCK_TRACES`] consecutive arrival numbers. Each block remembers the range of start and end
 //! times of the traces it ever held, the way Tempo's blocks carry their time range: a read with a
 //! time window skips whole blocks outside it, and `most_recent` stops early once no older block
-//! can hold a later trace.
+//! can hold a later trace. Each block also keeps a summary of the values its spans hold
+//! (`summary.rs`), so a search for a value skips blocks that never held it.
 //!
 //! Each trace is an `Arc<Trace>`, never changed in place while a reader holds it: an insert into a
 //! trace that a reader has a copy of clones it first (`Arc::make_mut`). So readers take a block's
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use foldhash::{HashMap, HashSet};
 
 use super::SpanRecord;
+use super::summary::{Scan, ValueSummary};
 use super::trace::Trace;
 use crate::model::{SpanId, TimeWindow, TraceId};
 
@@ -49,6 +51,8 @@ struct Block {
     first: u64,
     traces: VecDeque<Arc<Trace>>,
     range: TimeRange,
+    /// Every value its spans have held (it only grows, like `range`).
+    values: ValueSummary,
 }
 
 /// The start and end times of the traces a block has held (it only widens, so it stays a safe
@@ -109,9 +113,11 @@ impl State {
     /// fits under `max_spans`. Room is made before duplicates are known, so a request of
     /// duplicates can still evict: simpler, and it never evicts a trace it then adds to without
     /// saying so (see [`super::Store`]). The caller guarantees `total <= max_spans`.
+    /// `values[i]` are the value hashes of `incoming[i]`'s spans, for the block's summary.
     pub(super) fn insert(
         &mut self,
         incoming: Vec<(TraceId, Vec<SpanRecord>)>,
+        values: Vec<Vec<u64>>,
         total: usize,
         max_spans: usize,
     ) -> Inserted {
@@ -119,13 +125,16 @@ impl State {
             evicted: self.make_room(total, max_spans),
             ..Inserted::default()
         };
-        for (id, spans) in incoming {
+        for ((id, spans), values) in incoming.into_iter().zip(values) {
             let arrival = match self.index.get(&id) {
                 Some(&arrival) => arrival,
                 None => self.push_new(id),
             };
             let (block, slot) = self.locate(arrival).expect("indexed traces are in a block");
             let block = &mut self.blocks[block];
+            for hash in values {
+                block.values.add(hash);
+            }
             let trace = Arc::make_mut(&mut block.traces[slot]);
             let before = trace.spans.len();
             add_distinct(&mut trace.spans, spans, &mut done.duplicates);
@@ -150,6 +159,7 @@ impl State {
                 first: arrival,
                 traces: VecDeque::new(),
                 range: TimeRange::EMPTY,
+                values: ValueSummary::default(),
             });
         }
         let block = self.blocks.back_mut().expect("just made sure");
@@ -204,16 +214,17 @@ impl State {
         self.index.len()
     }
 
-    /// The newest block numbered at most `at_most` that may overlap `window`, copied; blocks
-    /// outside the window are skipped without copying anything.
-    pub(super) fn copy_block(&self, at_most: u64, window: &TimeWindow) -> Option<BlockCopy> {
+    /// The newest block numbered at most `at_most` that may hold a trace `scan` wants, copied;
+    /// blocks outside its window or without a value it requires are skipped without copying
+    /// anything.
+    pub(super) fn copy_block(&self, at_most: u64, scan: &Scan) -> Option<BlockCopy> {
         let oldest = self.blocks.front()?.number;
         let last = usize::try_from(at_most.checked_sub(oldest)?).unwrap_or(usize::MAX);
         let upto = last.min(self.blocks.len() - 1);
         self.blocks
             .range(..=upto)
             .rev()
-            .find(|b| b.range.may_overlap(window))
+            .find(|b| b.range.may_overlap(&scan.window) && scan.may_want(&b.values))
             .map(|b| BlockCopy {
                 number: b.number,
                 traces: b.traces.iter().cloned().collect(),

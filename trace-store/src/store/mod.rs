@@ -29,6 +29,7 @@ mod read;
 mod source;
 mod span;
 mod stats;
+mod summary;
 mod trace;
 mod traceql_view;
 mod walk;
@@ -44,6 +45,7 @@ pub(crate) use self::interner::Interner;
 pub use self::read::{Searched, Traces};
 use self::stats::Counters;
 pub use self::stats::{RejectReason, Totals};
+pub use self::summary::Scan;
 pub use self::trace::{AttrValue, Attribute, Source, SpanRecord, Trace};
 pub(crate) use self::walk::RawRequest;
 use crate::model::TraceId;
@@ -188,7 +190,14 @@ impl Store {
         let traces = groups.len();
         // Before the state lock, under its own: pairing halves is the metrics' business only.
         self.shared.live.observe(&groups);
-        let done = self.lock().insert(groups, count, self.shared.max_spans);
+        // Hashing every value before the lock leaves only setting bits under it.
+        let values = groups
+            .iter()
+            .map(|(_, spans)| summary::value_hashes(spans))
+            .collect();
+        let done = self
+            .lock()
+            .insert(groups, values, count, self.shared.max_spans);
         // After the state lock is released: eviction may have left strings unused.
         self.strings().sweep_if_due();
 

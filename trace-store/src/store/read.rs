@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::Store;
 use super::blocks::BlockCopy;
+use super::summary::Scan;
 use super::trace::Trace;
 use crate::model::{TimeWindow, TraceId};
 
@@ -29,7 +30,7 @@ pub struct Searched<T> {
 #[derive(Debug)]
 pub struct Traces<'s> {
     store: &'s Store,
-    window: TimeWindow,
+    scan: Scan,
     /// The newest block number not yet copied; `None` once the oldest block is done.
     next_block: Option<u64>,
     /// The current block's traces, oldest first, popped from the back.
@@ -43,16 +44,14 @@ impl Iterator for Traces<'_> {
         loop {
             while let Some(trace) = self.current.pop() {
                 if self
+                    .scan
                     .window
                     .overlaps(trace.start_unix_nano(), trace.end_unix_nano())
                 {
                     return Some(trace);
                 }
             }
-            let block = self
-                .store
-                .lock()
-                .copy_block(self.next_block?, &self.window)?;
+            let block = self.store.lock().copy_block(self.next_block?, &self.scan)?;
             self.next_block = block.number.checked_sub(1);
             self.current = block.traces;
         }
@@ -66,18 +65,19 @@ impl Store {
         self.lock().trace(id)
     }
 
-    /// Every trace that overlaps `window`, newest arrival first (arrival of a trace's first
-    /// span). Blocks of traces outside the window are skipped whole.
-    pub fn traces(&self, window: TimeWindow) -> Traces<'_> {
+    /// Every trace that overlaps the scan's window, newest arrival first (arrival of a trace's
+    /// first span). Blocks of traces outside the window, or without a value the scan requires,
+    /// are skipped whole (a [`TimeWindow`] requires none).
+    pub fn traces(&self, scan: impl Into<Scan>) -> Traces<'_> {
         Traces {
             store: self,
-            window,
+            scan: scan.into(),
             next_block: Some(u64::MAX),
             current: Vec::new(),
         }
     }
 
-    /// Up to `limit` results of `select` over the traces in `window`, looked at newest arrival
+    /// Up to `limit` results of `select` over the traces of `scan`, looked at newest arrival
     /// first and stopping at the limit, then sorted newest start first. `select` maps a trace to
     /// a result, or `None` to skip it; it runs without any lock held.
     ///
@@ -85,13 +85,13 @@ impl Store {
     /// recent: for that, see [`Store::most_recent`].
     pub fn search<T>(
         &self,
-        window: TimeWindow,
+        scan: impl Into<Scan>,
         limit: usize,
         mut select: impl FnMut(&Arc<Trace>) -> Option<T>,
     ) -> Searched<T> {
         let mut inspected = 0;
         let mut found = Vec::new();
-        for trace in self.traces(window) {
+        for trace in self.traces(scan) {
             if found.len() >= limit {
                 break;
             }
@@ -103,16 +103,18 @@ impl Store {
         sorted_newest_first(found, inspected)
     }
 
-    /// The `limit` matches with the latest start times in `window`, newest first: what Tempo's
+    /// The `limit` matches with the latest start times in `scan`, newest first: what Tempo's
     /// `with(most_recent=true)` asks for. Keeps the best `limit` seen so far and stops as soon as
     /// no older block can start later than the worst of them, so it neither sorts every trace
     /// nor, usually, looks at every block.
     pub fn most_recent<T>(
         &self,
-        window: TimeWindow,
+        scan: impl Into<Scan>,
         limit: usize,
         mut select: impl FnMut(&Arc<Trace>) -> Option<T>,
     ) -> Searched<T> {
+        let scan = scan.into();
+        let window = scan.window;
         // For each block (newest first), the latest trace start in it or any older block.
         let ranges = self.lock().ranges();
         let mut latest_from: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
@@ -139,7 +141,7 @@ impl Store {
             if worst(&best).is_some_and(|w| bound < w) {
                 break;
             }
-            let Some(BlockCopy { number, traces, .. }) = self.lock().copy_block(at_most, &window)
+            let Some(BlockCopy { number, traces, .. }) = self.lock().copy_block(at_most, &scan)
             else {
                 break;
             };

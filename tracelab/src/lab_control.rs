@@ -57,7 +57,10 @@ pub fn router(services: Arc<Services>, addresses: Addresses, token: Option<Strin
             .unwrap_or_default(),
     };
     Router::new()
-        .route("/lab", get(|State(lab): State<Lab>| async move { Json(lab.addresses) }))
+        .route(
+            "/lab",
+            get(|State(lab): State<Lab>| async move { Json(lab.addresses) }),
+        )
         .route("/services", get(list))
         .route("/services/{name}/stop", post(stop))
         .route("/services/{name}/start", post(start))

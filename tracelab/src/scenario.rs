@@ -191,10 +191,9 @@ async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let (app_url, store_url) = match (args.app_url, args.store) {
         (Some(app), Some(store)) => (app, store),
         (app, store) => {
-            let reported: Addresses = serde_json::from_str(
-                &lab.send(reqwest::Method::GET, "/lab", None).await?,
-            )
-            .context("the lab's GET /lab answered something else than its addresses")?;
+            let reported: Addresses =
+                serde_json::from_str(&lab.send(reqwest::Method::GET, "/lab", None).await?)
+                    .context("the lab's GET /lab answered something else than its addresses")?;
             (
                 app.unwrap_or(reported.app_a),
                 store.unwrap_or(reported.store),

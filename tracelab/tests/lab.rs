@@ -441,7 +441,13 @@ async fn a_scenario_finds_app_a_and_the_store_through_the_lab() {
     );
     assert_eq!(code, 0, "{out}{err}");
     let url = format!("http://127.0.0.1:{}/", ports[0]);
-    assert!(out.contains(&format!("sending 5 requests to {url}")), "{out}");
+    assert!(
+        out.contains(&format!("sending 5 requests to {url}")),
+        "{out}"
+    );
     assert!(out.contains("status 200           5"), "{out}");
-    assert!(out.contains("slowest_hop: app-b is the slowest hop"), "{out}");
+    assert!(
+        out.contains("slowest_hop: app-b is the slowest hop"),
+        "{out}"
+    );
 }

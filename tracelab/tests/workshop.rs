@@ -244,7 +244,10 @@ fn every_command_of_the_guide_runs_and_each_exercise_names_its_answer() {
                 }
             }
             if line.starts_with("tracelab traces") {
-                let newest = text.lines().nth(1).and_then(|l| l.split_whitespace().next());
+                let newest = text
+                    .lines()
+                    .nth(1)
+                    .and_then(|l| l.split_whitespace().next());
                 trace_id = newest.expect("a trace listed").to_owned();
             }
             output.push_str(&format!("$ {line}\n{text}\n"));
@@ -263,7 +266,9 @@ fn every_command_of_the_guide_runs_and_each_exercise_names_its_answer() {
     eprintln!("not run here:\n  {}", skipped.join("\n  "));
     // Only setting up (0), Grafana through compose (6) and the cluster (7) may be skipped.
     assert!(
-        skipped.iter().all(|s| ["0.", "6.", "7."].iter().any(|n| s.starts_with(n))),
+        skipped
+            .iter()
+            .all(|s| ["0.", "6.", "7."].iter().any(|n| s.starts_with(n))),
         "{skipped:?}"
     );
     assert!(ran >= 15, "only {ran} commands ran");

@@ -195,6 +195,14 @@ fn shell(line: &str, env: &[(&str, String)]) -> String {
 #[test]
 fn every_command_of_the_guide_runs_and_each_exercise_names_its_answer() {
     let exercises = parse(&read("workshop.md"));
+    let curl = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status();
+    assert!(
+        curl.is_ok_and(|s| s.success()),
+        "the guide's commands use curl, and none was found: apt-get install curl"
+    );
     let (lab, [app_a, store, control]) = start_lab();
     let bin = std::env::temp_dir().join(format!("tracelab-workshop-{}", std::process::id()));
     std::fs::create_dir_all(&bin).unwrap();

@@ -63,7 +63,11 @@ pub async fn run(args: LabArgs, shutdown: impl Future<Output = ()>) -> anyhow::R
         .await?;
 
     let control_addr = control_listener.local_addr()?;
-    let router = crate::lab_control::router(services.clone(), args.store.token.clone());
+    let addresses = crate::lab_control::Addresses {
+        app_a: format!("http://{}/", reach(app_a.port())),
+        store: format!("http://{}", reach(query_addr.port())),
+    };
+    let router = crate::lab_control::router(services.clone(), addresses, args.store.token.clone());
     let control_task = tokio::spawn(async move { axum::serve(control_listener, router).await });
 
     print_banner(&Banner {

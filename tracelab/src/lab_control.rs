@@ -2,6 +2,8 @@
 //! talk to: the lab owns the service processes and knows where each one's
 //! fault control endpoint is.
 //!
+//! - `GET /lab`: where the lab's app-a and store answer (what `tracelab
+//!   scenario run` loads and reads, so it needs only `--lab`).
 //! - `GET /services`: each service, its address and state.
 //! - `POST /services/{name}/stop`, `POST /services/{name}/start`.
 //! - `GET`, `PUT`, `DELETE /services/{name}/faults`: passed on to the
@@ -28,22 +30,37 @@ use crate::services::Services;
 /// A control request body larger than this is refused.
 const MAX_BODY_BYTES: usize = 4096;
 
+/// Where a lab's clients find it, for `GET /lab`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Addresses {
+    /// app-a's URL, where requests start (`http://127.0.0.1:5000/`).
+    pub app_a: String,
+    /// The store's query API (`http://127.0.0.1:3200`).
+    pub store: String,
+}
+
 #[derive(Clone)]
 struct Lab {
     services: Arc<Services>,
+    addresses: Addresses,
     http: reqwest::Client,
 }
 
 /// The control routes over `services`, requiring `token` if given.
-pub fn router(services: Arc<Services>, token: Option<String>) -> Router {
+pub fn router(services: Arc<Services>, addresses: Addresses, token: Option<String>) -> Router {
     let lab = Lab {
         services,
+        addresses,
         http: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()
             .unwrap_or_default(),
     };
     Router::new()
+        .route(
+            "/lab",
+            get(|State(lab): State<Lab>| async move { Json(lab.addresses) }),
+        )
         .route("/services", get(list))
         .route("/services/{name}/stop", post(stop))
         .route("/services/{name}/start", post(start))

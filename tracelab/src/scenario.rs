@@ -10,13 +10,14 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use common::fault::Faults;
 
 use crate::cli::App;
-use crate::client::{DEFAULT_STORE, StoreClient};
+use crate::client::StoreClient;
 use crate::fault_cmd::{LabClient, LabUrl, describe};
+use crate::lab_control::Addresses;
 use crate::load::LoadArgs;
 use crate::stats_cmd::{self, Report};
 
@@ -142,18 +143,19 @@ pub struct RunArgs {
     /// Requests in flight.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub concurrency: u32,
-    /// app-a's URL, where the load goes.
-    #[arg(long = "url", id = "app_url", default_value = "http://127.0.0.1:5000/")]
-    pub app_url: String,
+    /// app-a's URL, where the load goes [default: the lab's app-a, as the lab reports it].
+    #[arg(long = "url", id = "app_url")]
+    pub app_url: Option<String>,
     /// Leave the fault on afterwards (clear it with `tracelab fault SERVICE --clear`).
     #[arg(long)]
     pub keep: bool,
     /// The lab.
     #[command(flatten)]
     pub lab: LabUrl,
-    /// The lab's store, whose analysis names the finding (the lab's token is its token).
-    #[arg(long = "store", env = "TRACELAB_STORE", default_value = DEFAULT_STORE)]
-    pub store: String,
+    /// The lab's store, whose analysis names the finding (the lab's token is its token)
+    /// [default: the lab's store, as the lab reports it].
+    #[arg(long = "store", env = "TRACELAB_STORE")]
+    pub store: Option<String>,
 }
 
 /// How long to wait for the load's spans to reach the store. The lab's services export
@@ -184,7 +186,21 @@ async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
     };
     let (app, faults) = &scenario.fault;
     let lab = LabClient::new(&args.lab)?;
-    let store = StoreClient::new(&args.store, args.lab.token.as_deref())?;
+    // A lab on other ports than the defaults (5000 taken, a second lab) is found
+    // through its control endpoint alone: it knows where its app-a and store are.
+    let (app_url, store_url) = match (args.app_url, args.store) {
+        (Some(app), Some(store)) => (app, store),
+        (app, store) => {
+            let reported: Addresses =
+                serde_json::from_str(&lab.send(reqwest::Method::GET, "/lab", None).await?)
+                    .context("the lab's GET /lab answered something else than its addresses")?;
+            (
+                app.unwrap_or(reported.app_a),
+                store.unwrap_or(reported.store),
+            )
+        }
+    };
+    let store = StoreClient::new(&store_url, args.lab.token.as_deref())?;
     let started = Instant::now();
     let path = format!("/services/{}/faults", app.name());
     writeln!(out, "scenario {}: {}", scenario.name, scenario.summary)?;
@@ -198,12 +214,12 @@ async fn run_one(args: RunArgs, out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(
         out,
         "sending {} requests to {}, {} at a time\n",
-        args.requests, args.app_url, args.concurrency
+        args.requests, app_url, args.concurrency
     )?;
     out.flush()?;
     let load = crate::load::run(
         LoadArgs {
-            url: args.app_url.clone(),
+            url: app_url,
             requests: Some(args.requests),
             duration: None,
             concurrency: Some(args.concurrency),

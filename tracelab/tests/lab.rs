@@ -427,3 +427,27 @@ async fn a_scenario_runs_against_the_lab_and_clears_its_fault() {
     assert_eq!(code, 1);
     assert!(err.contains("no scenario \"nope\""), "{err}");
 }
+
+/// `scenario run` with only `--lab`, as a newcomer types it against a lab on
+/// other ports than the defaults: the lab says where its app-a and store are,
+/// so the load goes to this lab's app-a and the finding comes from its store.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_finds_app_a_and_the_store_through_the_lab() {
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let (code, out, err) = control(
+        &ports[6],
+        &["scenario", "run", "slow-hop", "--requests", "5"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let url = format!("http://127.0.0.1:{}/", ports[0]);
+    assert!(
+        out.contains(&format!("sending 5 requests to {url}")),
+        "{out}"
+    );
+    assert!(out.contains("status 200           5"), "{out}");
+    assert!(
+        out.contains("slowest_hop: app-b is the slowest hop"),
+        "{out}"
+    );
+}

@@ -15,6 +15,8 @@
 //! them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -24,8 +26,8 @@ use traceql::ParseError;
 
 use super::spansets::{SpanSetJson, spansets_json};
 use super::{ApiError, params};
-use crate::model::TimeWindow;
-use crate::store::{AttrValue, SpanRecord, Store, Trace};
+use crate::model::{TimeWindow, TraceId};
+use crate::store::{AttrValue, Searched, SpanRecord, Store, Trace};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
 const DEFAULT_LIMIT: usize = 20;
@@ -40,7 +42,7 @@ const NO_ROOT_SERVICE: &str = "<root span not yet received>";
 
 /// A parsed, validated search.
 #[derive(Debug, Clone)]
-struct SearchRequest {
+pub(super) struct SearchRequest {
     filter: Filter,
     limit: usize,
     /// Spans listed per spanset; 0 lists all.
@@ -71,7 +73,8 @@ pub(super) fn query_error(error: &ParseError) -> String {
 }
 
 impl SearchRequest {
-    fn parse(query: &HashMap<String, String>) -> Result<Self, String> {
+    /// Reads the query parameters; the error is the 400 body.
+    pub(super) fn parse(query: &HashMap<String, String>) -> Result<Self, String> {
         let get = |name: &str| {
             query
                 .get(name)
@@ -193,6 +196,46 @@ impl SearchRequest {
         }
     }
 
+    /// The traces that make the limit and the time window they overlap.
+    pub(super) fn limit_and_window(&self) -> (usize, TimeWindow) {
+        (self.limit, self.window)
+    }
+
+    /// Whether walking the blocks one at a time finds what one walk finds: not for
+    /// `with(most_recent=true)`, whose newest `limit` traces may be in any block.
+    pub(super) fn splits_by_block(&self) -> bool {
+        !matches!(&self.filter, Filter::TraceQl(query) if query.most_recent())
+    }
+
+    /// Up to `limit` results over the blocks numbered in `blocks`, newest start first: the HTTP
+    /// handler runs it over every block, a streamed search over one block at a time.
+    pub(super) fn run_in(
+        &self,
+        store: &Store,
+        blocks: RangeInclusive<u64>,
+        limit: usize,
+    ) -> Searched<Found> {
+        store.search_in(self.window, blocks, limit, |trace| self.found(trace))
+    }
+
+    /// The whole search in one walk, as the HTTP handler answers it.
+    pub(super) fn run(&self, store: &Store) -> Searched<Found> {
+        match &self.filter {
+            Filter::TraceQl(query) if query.most_recent() => {
+                store.most_recent(self.window, self.limit, |trace| self.found(trace))
+            }
+            _ => self.run_in(store, 0..=u64::MAX, self.limit),
+        }
+    }
+
+    fn found(&self, trace: &Arc<Trace>) -> Option<Found> {
+        Some(Found {
+            start: trace.start_unix_nano(),
+            id: trace.id,
+            summary: self.result(trace)?,
+        })
+    }
+
     #[cfg(test)]
     fn matches(&self, trace: &Trace) -> bool {
         self.result(trace).is_some()
@@ -258,6 +301,19 @@ fn stored_as_text(value: &AttrValue) -> Option<String> {
     }
 }
 
+/// One matching trace with what orders the results.
+#[derive(Debug, Clone)]
+pub(super) struct Found {
+    start: u64,
+    id: TraceId,
+    summary: TraceSummary,
+}
+
+/// Sorts results as [`Store::search`] does: newest start first, ties by trace id.
+pub(super) fn newest_first(found: &mut [Found]) {
+    found.sort_unstable_by(|a, b| b.start.cmp(&a.start).then(a.id.cmp(&b.id)));
+}
+
 /// `tempopb.SearchResponse` as jsonpb writes it: empty fields left out, uint64 as strings.
 #[derive(Debug, Serialize)]
 pub(super) struct SearchResponse {
@@ -266,7 +322,22 @@ pub(super) struct SearchResponse {
     metrics: SearchMetrics,
 }
 
-#[derive(Debug, Serialize)]
+impl SearchResponse {
+    /// The answer for `found` (in the order given) after `inspected` traces; `jobs` is
+    /// (completed, total) for a streamed search, which the HTTP answer leaves out.
+    pub(super) fn new(found: Vec<Found>, inspected: usize, jobs: (u32, u32)) -> Self {
+        SearchResponse {
+            traces: found.into_iter().map(|f| f.summary).collect(),
+            metrics: SearchMetrics {
+                inspected_traces: u32::try_from(inspected).unwrap_or(u32::MAX),
+                completed_jobs: jobs.0,
+                total_jobs: jobs.1,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TraceSummary {
     #[serde(rename = "traceID")]
@@ -287,7 +358,7 @@ struct TraceSummary {
 }
 
 /// One service's entry in `serviceStats`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ServiceStats {
     span_count: u32,
@@ -300,6 +371,10 @@ struct ServiceStats {
 struct SearchMetrics {
     #[serde(skip_serializing_if = "is_zero")]
     inspected_traces: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    completed_jobs: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    total_jobs: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -331,24 +406,8 @@ pub(super) async fn search(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = SearchRequest::parse(&query).map_err(ApiError::BadRequest)?;
-    let found = super::off_the_workers(move || {
-        let (window, limit) = (request.window, request.limit);
-        let select = |trace: &std::sync::Arc<Trace>| request.result(trace);
-        match &request.filter {
-            Filter::TraceQl(query) if query.most_recent() => {
-                store.most_recent(window, limit, select)
-            }
-            _ => store.search(window, limit, select),
-        }
-    })
-    .await?;
-    let response = SearchResponse {
-        traces: found.results,
-        metrics: SearchMetrics {
-            inspected_traces: u32::try_from(found.inspected).unwrap_or(u32::MAX),
-        },
-    };
-    Ok(Json(response))
+    let found = super::off_the_workers(move || request.run(&store)).await?;
+    Ok(Json(SearchResponse::new(found.results, found.inspected, (0, 0))))
 }
 
 #[cfg(test)]

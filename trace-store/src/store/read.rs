@@ -8,6 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::Store;
@@ -32,6 +33,8 @@ pub struct Traces<'s> {
     window: TimeWindow,
     /// The newest block number not yet copied; `None` once the oldest block is done.
     next_block: Option<u64>,
+    /// The oldest block number to copy.
+    lowest: u64,
     /// The current block's traces, oldest first, popped from the back.
     current: Vec<Arc<Trace>>,
 }
@@ -52,7 +55,8 @@ impl Iterator for Traces<'_> {
             let block = self
                 .store
                 .lock()
-                .copy_block(self.next_block?, &self.window)?;
+                .copy_block(self.next_block?, &self.window)
+                .filter(|block| block.number >= self.lowest)?;
             self.next_block = block.number.checked_sub(1);
             self.current = block.traces;
         }
@@ -69,12 +73,30 @@ impl Store {
     /// Every trace that overlaps `window`, newest arrival first (arrival of a trace's first
     /// span). Blocks of traces outside the window are skipped whole.
     pub fn traces(&self, window: TimeWindow) -> Traces<'_> {
+        self.traces_in(window, 0..=u64::MAX)
+    }
+
+    /// [`Store::traces`] over the blocks numbered in `blocks` only: a part of the walk that
+    /// streamed searches run one at a time (see [`Store::block_numbers`]).
+    pub fn traces_in(&self, window: TimeWindow, blocks: RangeInclusive<u64>) -> Traces<'_> {
         Traces {
             store: self,
             window,
-            next_block: Some(u64::MAX),
+            next_block: Some(*blocks.end()),
+            lowest: *blocks.start(),
             current: Vec::new(),
         }
+    }
+
+    /// The numbers of the blocks that may hold traces overlapping `window`, newest first: the
+    /// order [`Store::traces`] walks them in.
+    pub fn block_numbers(&self, window: &TimeWindow) -> Vec<u64> {
+        let ranges = self.lock().ranges();
+        ranges
+            .into_iter()
+            .filter(|(_, range)| range.may_overlap(window))
+            .map(|(number, _)| number)
+            .collect()
     }
 
     /// Up to `limit` results of `select` over the traces in `window`, looked at newest arrival
@@ -87,11 +109,24 @@ impl Store {
         &self,
         window: TimeWindow,
         limit: usize,
+        select: impl FnMut(&Arc<Trace>) -> Option<T>,
+    ) -> Searched<T> {
+        self.search_in(window, 0..=u64::MAX, limit, select)
+    }
+
+    /// [`Store::search`] over the blocks numbered in `blocks` only. Walking the blocks of
+    /// [`Store::block_numbers`] one at a time, each with the limit less what the newer ones
+    /// found, finds what one [`Store::search`] finds.
+    pub fn search_in<T>(
+        &self,
+        window: TimeWindow,
+        blocks: RangeInclusive<u64>,
+        limit: usize,
         mut select: impl FnMut(&Arc<Trace>) -> Option<T>,
     ) -> Searched<T> {
         let mut inspected = 0;
         let mut found = Vec::new();
-        for trace in self.traces(window) {
+        for trace in self.traces_in(window, blocks) {
             if found.len() >= limit {
                 break;
             }

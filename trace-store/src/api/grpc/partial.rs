@@ -1,0 +1,169 @@
+//! `Search` and `MetricsQueryRange` as streams of partial results, then the final one, in the
+//! shape Tempo's query frontend streams them (`modules/frontend/combiner/`):
+//!
+//! - **Search.** The work is split into jobs of one store block each (1,024 traces, newest
+//!   block first, the order the HTTP search walks them), each job the same search with the
+//!   limit less what newer blocks found. After each job a partial message carries the traces
+//!   that job added (Tempo's `GRPCDiff`: only what is new) and the counters so far
+//!   (`inspectedTraces`, `completedJobs`, `totalJobs`, cumulative). The final message carries
+//!   every trace, in the HTTP answer's order (Tempo's `GRPCFinal`), so a client may either
+//!   append the partials (Grafana's backend appends and drops repeated ids) or take the last.
+//!   Walking the blocks one at a time with the shrinking limit finds exactly what one walk finds.
+//!   `with(most_recent=true)` is not split: the newest traces may be in any block.
+//! - **Metrics.** The range is split on step boundaries into up to [`RANGE_JOBS`] jobs, newest
+//!   first (as Tempo completes its time shards). Each job evaluates the query counting only the
+//!   spans of its steps and sends those steps' samples (Tempo's diff: the newly completed
+//!   window; no exemplars). The final message is one evaluation over the whole range, the HTTP
+//!   answer's series, samples and exemplars: exemplar picks and the series limit depend on the
+//!   whole range, so the final is not stitched from the parts; the parts are the progress.
+//!   That costs a second pass over the range's traces, and it counts as one more job.
+//!   `compare()` and `topk`/`bottomk` are not split (their values need every step), nor
+//!   instant-like ranges of one step.
+//!
+//! A search over one block or less, and a query that is not split, send only the final message.
+//! Counters only grow, and the final message has `completedJobs` equal to `totalJobs`. Unlike
+//! the HTTP answer, a streamed metrics answer counts `inspectedTraces` over every job, so a
+//! trace spanning two jobs counts twice (Tempo's jobs add up the same way).
+
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::super::ApiError;
+use super::super::metrics_query::{RangeRequest, range_json, run};
+use super::super::search::{SearchRequest, SearchResponse, newest_first};
+use super::tempopb;
+use crate::store::Store;
+
+/// Most jobs a metrics range is split into (Tempo splits by its own shard size; a store in
+/// memory gains nothing from more, each job walks its window's traces once).
+pub(super) const RANGE_JOBS: usize = 8;
+
+/// Messages waiting for a slow client: the producer blocks (and so stops working) beyond it.
+const QUEUE: usize = 4;
+
+/// The stream a call answers with.
+pub(super) type Messages<T> = ReceiverStream<Result<T, Status>>;
+
+/// Starts a streamed search of `params` (the HTTP API's parameters); a bad request fails before
+/// any message, with the HTTP 400's text.
+pub(super) fn search(
+    store: Store,
+    params: &HashMap<String, String>,
+) -> Result<Messages<tempopb::SearchResponse>, Status> {
+    let request = SearchRequest::parse(params).map_err(Status::invalid_argument)?;
+    Ok(produce(move |out| search_jobs(&store, &request, out)))
+}
+
+/// Starts a streamed `query_range` of `params`; a bad request fails before any message.
+pub(super) fn query_range(
+    store: Store,
+    params: &HashMap<String, String>,
+) -> Result<Messages<tempopb::QueryRangeResponse>, Status> {
+    let request = RangeRequest::parse(params).map_err(|e| match e {
+        ApiError::BadRequest(text) => Status::invalid_argument(text),
+        other => Status::internal(other.to_string()),
+    })?;
+    Ok(produce(move |out| range_jobs(&store, &request, out)))
+}
+
+/// Where a job sends its message; `false` once the client has gone, so work stops.
+struct Out<'a, T>(&'a mpsc::Sender<Result<T, Status>>);
+
+impl<T: DeserializeOwned> Out<'_, T> {
+    /// Sends `json` (an HTTP answer's JSON) read as the proto message, as the one-message calls
+    /// read their HTTP twin's answer.
+    fn send(&self, json: &impl Serialize) -> bool {
+        let message = serde_json::to_value(json)
+            .and_then(serde_json::from_value)
+            .map_err(|e| Status::internal(format!("answer unreadable: {e}")));
+        self.0.blocking_send(message).is_ok()
+    }
+}
+
+/// Runs `jobs` on the blocking pool (it is CPU work over the store) feeding a stream.
+fn produce<T: Send + 'static>(jobs: impl FnOnce(&Out<'_, T>) + Send + 'static) -> Messages<T> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::task::spawn_blocking(move || jobs(&Out(&tx)));
+    ReceiverStream::new(rx)
+}
+
+/// The search, a block at a time (see the module docs).
+fn search_jobs(store: &Store, request: &SearchRequest, out: &Out<'_, tempopb::SearchResponse>) {
+    let (limit, window) = request.limit_and_window();
+    let blocks = if request.splits_by_block() {
+        store.block_numbers(&window)
+    } else {
+        Vec::new()
+    };
+    if blocks.len() < 2 {
+        let found = request.run(store);
+        out.send(&SearchResponse::new(found.results, found.inspected, (1, 1)));
+        return;
+    }
+    let total = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
+    let (mut all, mut inspected) = (Vec::new(), 0);
+    for (done, &block) in (1..).zip(&blocks) {
+        let part = request.run_in(store, block..=block, limit - all.len());
+        inspected += part.inspected;
+        let last = done == total || all.len() + part.results.len() >= limit;
+        if !last {
+            let diff = SearchResponse::new(part.results.clone(), inspected, (done, total));
+            if !out.send(&diff) {
+                return;
+            }
+        }
+        all.extend(part.results);
+        if last {
+            break;
+        }
+    }
+    // Blocks past the limit need no work: they count as done, as the search is complete.
+    newest_first(&mut all);
+    out.send(&SearchResponse::new(all, inspected, (total, total)));
+}
+
+/// The range query, a window of steps at a time, then whole (see the module docs).
+fn range_jobs(
+    store: &Store,
+    request: &RangeRequest,
+    out: &Out<'_, tempopb::QueryRangeResponse>,
+) {
+    let RangeRequest {
+        query,
+        range,
+        exemplars,
+    } = request;
+    let intervals = range.intervals();
+    // Below a millisecond a step's samples could not be told apart by their timestamps.
+    let split = query.splits_by_step()
+        && !range.is_instant()
+        && intervals >= 2
+        && range.step() >= 1_000_000;
+    let per = intervals.div_ceil(RANGE_JOBS).max(1);
+    let parts = if split { intervals.div_ceil(per) } else { 0 };
+    let total = u32::try_from(parts + 1).unwrap_or(u32::MAX);
+    let (mut inspected, mut done) = (0, 0);
+    for part in (0..parts).rev() {
+        let steps = part * per..((part + 1) * per).min(intervals);
+        let (mut answer, seen) = run(store, query, *range, 0, Some(steps.clone()));
+        inspected += seen;
+        done += 1;
+        let window: RangeInclusive<i64> =
+            range.timestamp_ms(steps.start)..=range.timestamp_ms(steps.end - 1);
+        for series in &mut answer.series {
+            series.samples.retain(|s| window.contains(&s.timestamp_ms));
+        }
+        answer.series.retain(|s| !s.samples.is_empty());
+        if !out.send(&range_json(&answer, inspected, (done, total))) {
+            return;
+        }
+    }
+    let (answer, seen) = run(store, query, *range, *exemplars, None);
+    out.send(&range_json(&answer, inspected + seen, (total, total)));
+}

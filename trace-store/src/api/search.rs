@@ -407,7 +407,11 @@ pub(super) async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = SearchRequest::parse(&query).map_err(ApiError::BadRequest)?;
     let found = super::off_the_workers(move || request.run(&store)).await?;
-    Ok(Json(SearchResponse::new(found.results, found.inspected, (0, 0))))
+    Ok(Json(SearchResponse::new(
+        found.results,
+        found.inspected,
+        (0, 0),
+    )))
 }
 
 #[cfg(test)]

@@ -139,7 +139,10 @@ impl<'q> MetricsEvaluator<'q> {
         let visit = |this: &mut Self, i: usize| {
             let span = &spans[i];
             if let Some(interval) = this.range.interval(span.start_unix_nano())
-                && this.steps.as_ref().is_none_or(|steps| steps.contains(&interval))
+                && this
+                    .steps
+                    .as_ref()
+                    .is_none_or(|steps| steps.contains(&interval))
             {
                 this.observe_span(trace, &ctx, span, interval);
             }

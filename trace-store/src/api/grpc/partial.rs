@@ -129,11 +129,7 @@ fn search_jobs(store: &Store, request: &SearchRequest, out: &Out<'_, tempopb::Se
 }
 
 /// The range query, a window of steps at a time, then whole (see the module docs).
-fn range_jobs(
-    store: &Store,
-    request: &RangeRequest,
-    out: &Out<'_, tempopb::QueryRangeResponse>,
-) {
+fn range_jobs(store: &Store, request: &RangeRequest, out: &Out<'_, tempopb::QueryRangeResponse>) {
     let RangeRequest {
         query,
         range,

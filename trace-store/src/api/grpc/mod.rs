@@ -4,21 +4,31 @@
 //!
 //! | method | answers as |
 //! |---|---|
-//! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags) |
+//! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags), streamed |
 //! | `SearchTags` / `SearchTagsV2` | `GET /api/search/tags` / `GET /api/v2/search/tags` |
 //! | `SearchTagValues` / `SearchTagValuesV2` | `GET /api/search/tag/{name}/values` / `…/v2/…` |
-//! | `MetricsQueryRange` / `MetricsQueryInstant` | `GET /api/metrics/query_range` / `GET /api/metrics/query` (times in nanoseconds) |
+//! | `MetricsQueryRange` | `GET /api/metrics/query_range` (times in nanoseconds), streamed |
+//! | `MetricsQueryInstant` | `GET /api/metrics/query` (times in nanoseconds) |
 //! | any other method | `UNIMPLEMENTED` |
 //!
-//! Each call is turned into the GET its HTTP twin answers, run through the query API's own router
-//! in-process, and the JSON answer read into the proto message (`tempopb.rs`): one
-//! implementation, so the two protocols cannot disagree. A 400 becomes `INVALID_ARGUMENT` with
-//! the same text, a 404 `NOT_FOUND`, anything else `INTERNAL`.
+//! `Search` and `MetricsQueryRange`, the two calls Grafana streams, send partial results as
+//! their jobs finish, then the final answer, as Tempo's query frontend does (`partial.rs` says
+//! how the work is split and what each message holds). They run the HTTP API's own search and
+//! evaluation (`api/search.rs`, `api/metrics_query.rs`) over one part of the store or of the
+//! range at a time, so each partial is a slice of what HTTP answers and the final message is
+//! what HTTP answers: the same traces in the same order, the same series and samples. A search
+//! over one block (a small store) and a query that cannot be split send only the final message.
 //!
-//! Tempo streams partial results while its queriers work through blocks, then the final one. The
-//! store answers a query in one pass over memory, so each stream carries one message: the final,
-//! complete answer. The query port's token, when set, applies to these calls too (gRPC sends it
-//! as the `authorization` header).
+//! The other calls are turned into the GET their HTTP twin answers, run through the query API's
+//! own router in-process, and the JSON answer read into the proto message (`tempopb.rs`): one
+//! implementation, so the two protocols cannot disagree. They send one message, the final
+//! answer: the tag calls and `MetricsQueryInstant` are one quick pass over memory, and
+//! Grafana reads them whole.
+//!
+//! A 400 becomes `INVALID_ARGUMENT` with the same text, a 404 `NOT_FOUND`, anything else
+//! `INTERNAL`; a streamed call checks its request before the first message, so a bad one fails
+//! the same way. The query port's token, when set, applies to these calls too (gRPC sends it as
+//! the `authorization` header).
 
 mod partial;
 mod tempopb;

@@ -7,7 +7,8 @@
 //!   that job added (Tempo's `GRPCDiff`: only what is new) and the counters so far
 //!   (`inspectedTraces`, `completedJobs`, `totalJobs`, cumulative). The final message carries
 //!   every trace, in the HTTP answer's order (Tempo's `GRPCFinal`), so a client may either
-//!   append the partials (Grafana's backend appends and drops repeated ids) or take the last.
+//!   append the messages (Grafana's backend appends each message's traces, keeps the first of
+//!   a repeated id, and takes the latest `metrics`) or keep only the last.
 //!   Walking the blocks one at a time with the shrinking limit finds exactly what one walk finds.
 //!   `with(most_recent=true)` is not split: the newest traces may be in any block.
 //! - **Metrics.** The range is split on step boundaries into up to [`RANGE_JOBS`] jobs, newest
@@ -16,7 +17,10 @@
 //!   window; no exemplars). The final message is one evaluation over the whole range, the HTTP
 //!   answer's series, samples and exemplars: exemplar picks and the series limit depend on the
 //!   whole range, so the final is not stitched from the parts; the parts are the progress.
-//!   That costs a second pass over the range's traces, and it counts as one more job.
+//!   That costs a second pass over the range's traces, and it counts as one more job. Grafana's
+//!   frontend appends each message's samples to the series it has and drops repeated
+//!   timestamps, so the windows fill the graph as they come and the final message completes it
+//!   (exemplars included); it shows `completedJobs / totalJobs` as progress.
 //!   `compare()` and `topk`/`bottomk` are not split (their values need every step), nor
 //!   instant-like ranges of one step.
 //!
@@ -86,10 +90,19 @@ impl<T: DeserializeOwned> Out<'_, T> {
     }
 }
 
-/// Runs `jobs` on the blocking pool (it is CPU work over the store) feeding a stream.
+/// Runs `jobs` on the blocking pool (it is CPU work over the store) feeding a stream. If they
+/// fail (a panic while evaluating), the stream ends with `INTERNAL`, as HTTP answers 500,
+/// rather than ending cleanly without its final message.
 fn produce<T: Send + 'static>(jobs: impl FnOnce(&Out<'_, T>) + Send + 'static) -> Messages<T> {
     let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::task::spawn_blocking(move || jobs(&Out(&tx)));
+    let failed = tx.clone();
+    let work = tokio::task::spawn_blocking(move || jobs(&Out(&tx)));
+    tokio::spawn(async move {
+        if let Err(error) = work.await {
+            tracing::error!(%error, "streamed query failed");
+            let _ = failed.send(Err(Status::internal("internal error"))).await;
+        }
+    });
     ReceiverStream::new(rx)
 }
 

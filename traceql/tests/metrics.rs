@@ -514,6 +514,11 @@ fn windows_of_steps_give_the_whole_answers_samples() {
                 eval.observe(&trace);
             }
             for (labels, samples) in table(&eval.finish()) {
+                if text.contains("rate") {
+                    // Spans outside the window are not counted: only zeros there.
+                    let outside = samples.iter().filter(|(t, _)| !(first..=last).contains(t));
+                    assert!(outside.clone().all(|(_, v)| *v == 0.0), "{labels}");
+                }
                 let mine = samples
                     .into_iter()
                     .filter(|(t, _)| (first..=last).contains(t));

@@ -15,6 +15,8 @@ use tonic::transport::Channel;
 use tonic_prost::ProstCodec;
 use trace_store::{Config, Listeners, Store};
 
+#[path = "streaming_querier/normalise.rs"]
+mod normalise;
 #[path = "streaming_querier/partials.rs"]
 mod partials;
 #[path = "streaming_querier/proto.rs"]

@@ -21,12 +21,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Query, State};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
-use serde::Serialize;
 use traceql::ParseError;
 
-use super::spansets::{SpanSetJson, spansets_json};
+pub(super) use self::answer::{Found, SearchResponse, newest_first};
+use self::answer::{ServiceStats, TraceSummary};
+use super::spansets::spansets_json;
 use super::{ApiError, params};
-use crate::model::{TimeWindow, TraceId};
+use crate::model::TimeWindow;
 use crate::store::{AttrValue, Searched, SpanRecord, Store, Trace};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
@@ -37,8 +38,6 @@ const MAX_LIMIT: usize = 262_144;
 const DEFAULT_SPSS: usize = 3;
 /// Largest `spss` Tempo accepts.
 const MAX_SPSS: i64 = 100;
-/// What Tempo reports for a trace whose root span has not arrived.
-const NO_ROOT_SERVICE: &str = "<root span not yet received>";
 
 /// A parsed, validated search.
 #[derive(Debug, Clone)]
@@ -301,105 +300,6 @@ fn stored_as_text(value: &AttrValue) -> Option<String> {
     }
 }
 
-/// One matching trace with what orders the results.
-#[derive(Debug, Clone)]
-pub(super) struct Found {
-    start: u64,
-    id: TraceId,
-    summary: TraceSummary,
-}
-
-/// Sorts results as [`Store::search`] does: newest start first, ties by trace id.
-pub(super) fn newest_first(found: &mut [Found]) {
-    found.sort_unstable_by(|a, b| b.start.cmp(&a.start).then(a.id.cmp(&b.id)));
-}
-
-/// `tempopb.SearchResponse` as jsonpb writes it: empty fields left out, uint64 as strings.
-#[derive(Debug, Serialize)]
-pub(super) struct SearchResponse {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    traces: Vec<TraceSummary>,
-    metrics: SearchMetrics,
-}
-
-impl SearchResponse {
-    /// The answer for `found` (in the order given) after `inspected` traces; `jobs` is
-    /// (completed, total) for a streamed search, which the HTTP answer leaves out.
-    pub(super) fn new(found: Vec<Found>, inspected: usize, jobs: (u32, u32)) -> Self {
-        SearchResponse {
-            traces: found.into_iter().map(|f| f.summary).collect(),
-            metrics: SearchMetrics {
-                inspected_traces: u32::try_from(inspected).unwrap_or(u32::MAX),
-                completed_jobs: jobs.0,
-                total_jobs: jobs.1,
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TraceSummary {
-    #[serde(rename = "traceID")]
-    trace_id: String,
-    root_service_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    root_trace_name: String,
-    start_time_unix_nano: String,
-    #[serde(skip_serializing_if = "is_zero")]
-    duration_ms: u32,
-    /// The first spanset (Tempo's deprecated field, which Grafana still prefers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    span_set: Option<SpanSetJson>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    span_sets: Vec<SpanSetJson>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    service_stats: BTreeMap<String, ServiceStats>,
-}
-
-/// One service's entry in `serviceStats`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceStats {
-    span_count: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    error_count: u32,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchMetrics {
-    #[serde(skip_serializing_if = "is_zero")]
-    inspected_traces: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    completed_jobs: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    total_jobs: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-impl TraceSummary {
-    fn of(trace: &Trace) -> Self {
-        let root = trace.root();
-        TraceSummary {
-            trace_id: trace.id.to_short_hex(),
-            root_service_name: root
-                .map_or(NO_ROOT_SERVICE, SpanRecord::service_name)
-                .to_owned(),
-            root_trace_name: root.map(|r| r.name().to_owned()).unwrap_or_default(),
-            start_time_unix_nano: trace.start_unix_nano().to_string(),
-            // Tempo truncates to whole milliseconds in a uint32.
-            duration_ms: u32::try_from(trace.duration().as_millis()).unwrap_or(u32::MAX),
-            span_set: None,
-            span_sets: Vec::new(),
-            service_stats: BTreeMap::new(),
-        }
-    }
-}
-
 /// The handler: 200 with Tempo's search JSON, or 400 with Tempo's message.
 pub(super) async fn search(
     State(store): State<Store>,
@@ -414,5 +314,6 @@ pub(super) async fn search(
     )))
 }
 
+mod answer;
 #[cfg(test)]
 mod tests;

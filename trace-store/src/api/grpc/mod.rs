@@ -31,6 +31,7 @@
 //! the `authorization` header).
 
 mod partial;
+mod segment;
 mod tempopb;
 
 use std::collections::HashMap;

@@ -25,6 +25,8 @@
 //!   instant-like ranges of one step.
 //!
 //! A search over one block or less, and a query that is not split, send only the final message.
+//! A message over 1 MiB goes as several, each with a run of the traces or series and the
+//! counters (Tempo's segments, `segment.rs`): the final answer is then the last few messages.
 //! Counters only grow, and the final message has `completedJobs` equal to `totalJobs`. Unlike
 //! the HTTP answer, a streamed metrics answer counts `inspectedTraces` over every job, so a
 //! trace spanning two jobs counts twice (Tempo's jobs add up the same way).
@@ -41,6 +43,7 @@ use tonic::Status;
 use super::super::ApiError;
 use super::super::metrics_query::{RangeRequest, range_json, run};
 use super::super::search::{SearchRequest, SearchResponse, newest_first};
+use super::segment::{MAX_MESSAGE, Segment};
 use super::tempopb;
 use crate::store::Store;
 
@@ -79,14 +82,21 @@ pub(super) fn query_range(
 /// Where a job sends its message; `false` once the client has gone, so work stops.
 struct Out<'a, T>(&'a mpsc::Sender<Result<T, Status>>);
 
-impl<T: DeserializeOwned> Out<'_, T> {
+impl<T: DeserializeOwned + Segment> Out<'_, T> {
     /// Sends `json` (an HTTP answer's JSON) read as the proto message, as the one-message calls
-    /// read their HTTP twin's answer.
+    /// read their HTTP twin's answer; a big one as several (see `segment.rs`).
     fn send(&self, json: &impl Serialize) -> bool {
-        let message = serde_json::to_value(json)
-            .and_then(serde_json::from_value)
-            .map_err(|e| Status::internal(format!("answer unreadable: {e}")));
-        self.0.blocking_send(message).is_ok()
+        let message: T = match serde_json::to_value(json).and_then(serde_json::from_value) {
+            Ok(message) => message,
+            Err(e) => {
+                let failed = Status::internal(format!("answer unreadable: {e}"));
+                return self.0.blocking_send(Err(failed)).is_ok();
+            }
+        };
+        message
+            .segment(MAX_MESSAGE)
+            .into_iter()
+            .all(|part| self.0.blocking_send(Ok(part)).is_ok())
     }
 }
 

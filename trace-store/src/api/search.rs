@@ -23,7 +23,7 @@ use axum::extract::{Query, State};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use traceql::ParseError;
 
-pub(super) use self::answer::{Found, SearchResponse, newest_first};
+pub(super) use self::answer::{Found, SearchResponse};
 use self::answer::{ServiceStats, TraceSummary};
 use super::spansets::spansets_json;
 use super::{ApiError, params};

@@ -42,7 +42,7 @@ use tonic::Status;
 
 use super::super::ApiError;
 use super::super::metrics_query::{RangeRequest, range_json, run};
-use super::super::search::{SearchRequest, SearchResponse, newest_first};
+use super::super::search::{Found, SearchRequest, SearchResponse};
 use super::segment::{MAX_MESSAGE, Segment};
 use super::tempopb;
 use crate::store::Store;
@@ -84,20 +84,28 @@ struct Out<'a, T>(&'a mpsc::Sender<Result<T, Status>>);
 
 impl<T: DeserializeOwned + Segment> Out<'_, T> {
     /// Sends `json` (an HTTP answer's JSON) read as the proto message, as the one-message calls
-    /// read their HTTP twin's answer; a big one as several (see `segment.rs`).
+    /// read their HTTP twin's answer.
     fn send(&self, json: &impl Serialize) -> bool {
-        let message: T = match serde_json::to_value(json).and_then(serde_json::from_value) {
-            Ok(message) => message,
-            Err(e) => {
-                let failed = Status::internal(format!("answer unreadable: {e}"));
-                return self.0.blocking_send(Err(failed)).is_ok();
-            }
-        };
-        message
-            .segment(MAX_MESSAGE)
-            .into_iter()
-            .all(|part| self.0.blocking_send(Ok(part)).is_ok())
+        self.send_message(message(json))
     }
+
+    /// Sends `message`, a big one as several (see `segment.rs`), or the error.
+    fn send_message(&self, message: Result<T, Status>) -> bool {
+        match message {
+            Ok(message) => message
+                .segment(MAX_MESSAGE)
+                .into_iter()
+                .all(|part| self.0.blocking_send(Ok(part)).is_ok()),
+            Err(failed) => self.0.blocking_send(Err(failed)).is_ok(),
+        }
+    }
+}
+
+/// `json` (an HTTP answer's JSON) read as the proto message.
+fn message<T: DeserializeOwned>(json: &impl Serialize) -> Result<T, Status> {
+    serde_json::to_vec(json)
+        .and_then(|bytes| serde_json::from_slice(&bytes))
+        .map_err(|e| Status::internal(format!("answer unreadable: {e}")))
 }
 
 /// Runs `jobs` on the blocking pool (it is CPU work over the store) feeding a stream. If they
@@ -130,25 +138,41 @@ fn search_jobs(store: &Store, request: &SearchRequest, out: &Out<'_, tempopb::Se
         return;
     }
     let total = u32::try_from(blocks.len()).unwrap_or(u32::MAX);
+    // Each block's results are read into proto messages once, for its partial, and kept for
+    // the final with what orders them.
     let (mut all, mut inspected) = (Vec::new(), 0);
     for (done, &block) in (1..).zip(&blocks) {
         let part = request.run_in(store, block..=block, limit - all.len());
         inspected += part.inspected;
         let last = done == total || all.len() + part.results.len() >= limit;
-        if !last {
-            let diff = SearchResponse::new(part.results.clone(), inspected, (done, total));
-            if !out.send(&diff) {
-                return;
-            }
-        }
-        all.extend(part.results);
+        let order: Vec<_> = part.results.iter().map(Found::order).collect();
+        let diff: tempopb::SearchResponse =
+            match message(&SearchResponse::new(part.results, inspected, (done, total))) {
+                Ok(diff) => diff,
+                Err(failed) => {
+                    out.send_message(Err(failed));
+                    return;
+                }
+            };
+        all.extend(order.into_iter().zip(diff.traces.iter().cloned()));
         if last {
             break;
         }
+        if !out.send_message(Ok(diff)) {
+            return;
+        }
     }
     // Blocks past the limit need no work: they count as done, as the search is complete.
-    newest_first(&mut all);
-    out.send(&SearchResponse::new(all, inspected, (total, total)));
+    all.sort_unstable_by_key(|(order, _)| *order);
+    out.send_message(Ok(tempopb::SearchResponse {
+        traces: all.into_iter().map(|(_, trace)| trace).collect(),
+        metrics: Some(tempopb::SearchMetrics {
+            inspected_traces: u32::try_from(inspected).unwrap_or(u32::MAX),
+            completed_jobs: total,
+            total_jobs: total,
+            ..Default::default()
+        }),
+    }));
 }
 
 /// The range query, a window of steps at a time, then whole (see the module docs).

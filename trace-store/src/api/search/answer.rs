@@ -1,7 +1,8 @@
 //! The search answer: `tempopb.SearchResponse` as Tempo's jsonpb writes it (empty fields left
 //! out, uint64 as strings), and [`Found`], a result with what orders it, which a streamed search
-//! (`api/grpc/partial.rs`) gathers from several walks and sorts as one walk does.
+//! (`api/grpc/partial.rs`) gathers from several walks and orders as one walk does.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -14,16 +15,19 @@ use crate::store::{SpanRecord, Trace};
 const NO_ROOT_SERVICE: &str = "<root span not yet received>";
 
 /// One matching trace with what orders the results.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(in crate::api) struct Found {
     pub(super) start: u64,
     pub(super) id: TraceId,
     pub(super) summary: TraceSummary,
 }
 
-/// Sorts results as [`crate::store::Store::search`] does: newest start first, ties by trace id.
-pub(in crate::api) fn newest_first(found: &mut [Found]) {
-    found.sort_unstable_by(|a, b| b.start.cmp(&a.start).then(a.id.cmp(&b.id)));
+impl Found {
+    /// What orders results as [`crate::store::Store::search`] does, ascending: newest start
+    /// first, ties by trace id.
+    pub(in crate::api) fn order(&self) -> (Reverse<u64>, TraceId) {
+        (Reverse(self.start), self.id)
+    }
 }
 
 /// `tempopb.SearchResponse` as jsonpb writes it: empty fields left out, uint64 as strings.
@@ -49,7 +53,7 @@ impl SearchResponse {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct TraceSummary {
     #[serde(rename = "traceID")]
@@ -70,7 +74,7 @@ pub(super) struct TraceSummary {
 }
 
 /// One service's entry in `serviceStats`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ServiceStats {
     pub(super) span_count: u32,

@@ -14,7 +14,8 @@
 //! - **Metrics.** The range is split on step boundaries into up to [`RANGE_JOBS`] jobs, newest
 //!   first (as Tempo completes its time shards). Each job evaluates the query counting only the
 //!   spans of its steps and sends those steps' samples (Tempo's diff: the newly completed
-//!   window; no exemplars). The final message is one evaluation over the whole range, the HTTP
+//!   window; no exemplars; a series without spans in the window sends none of its zeros there,
+//!   which the final has). The final message is one evaluation over the whole range, the HTTP
 //!   answer's series, samples and exemplars: exemplar picks and the series limit depend on the
 //!   whole range, so the final is not stitched from the parts; the parts are the progress.
 //!   That costs a second pass over the range's traces, and it counts as one more job. Grafana's
@@ -24,7 +25,8 @@
 //!   `compare()` and `topk`/`bottomk` are not split (their values need every step), nor
 //!   instant-like ranges of one step.
 //!
-//! A search over one block or less, and a query that is not split, send only the final message.
+//! A search over one block or less, or whose limit the newest block fills, and a query that is
+//! not split, send only the final message.
 //! A message over 1 MiB goes as several, each with a run of the traces or series and the
 //! counters (Tempo's segments, `segment.rs`): the final answer is then the last few messages.
 //! Counters only grow, and the final message has `completedJobs` equal to `totalJobs`. Unlike
@@ -47,8 +49,9 @@ use super::segment::{MAX_MESSAGE, Segment};
 use super::tempopb;
 use crate::store::Store;
 
-/// Most jobs a metrics range is split into (Tempo splits by its own shard size; a store in
-/// memory gains nothing from more, each job walks its window's traces once).
+/// Most jobs a metrics range is split into (Tempo sizes its time shards by configuration):
+/// enough for a progressing graph; each job walks the traces of its window once, so more jobs
+/// only add the walks of traces that span two windows.
 pub(super) const RANGE_JOBS: usize = 8;
 
 /// Messages waiting for a slow client: the producer blocks (and so stops working) beyond it.

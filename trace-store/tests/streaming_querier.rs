@@ -341,6 +341,13 @@ async fn metrics_range_and_instant_answer_what_http_answers() {
     .await
     .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    let http = reqwest::get(format!(
+        "http://{addr}/api/metrics/query_range?q=%7B%20%7D%20%7C%20rate("
+    ))
+    .await
+    .unwrap();
+    assert_eq!(http.status(), 400);
+    assert_eq!(bad.message(), http.text().await.unwrap().trim());
 }
 
 #[tokio::test]
@@ -378,6 +385,20 @@ async fn the_query_port_token_applies_to_grpc() {
         &mut grpc,
         "/tempopb.StreamingQuerier/Search",
         tonic::Request::new(search()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let range = QueryRangeRequest {
+        query: "{ } | rate()".into(),
+        start: T0 - 60_000_000_000,
+        end: T0 + 60_000_000_000,
+        step: 10_000_000_000,
+    };
+    let refused = call::<_, QueryRangeResponse>(
+        &mut grpc,
+        "/tempopb.StreamingQuerier/MetricsQueryRange",
+        tonic::Request::new(range),
     )
     .await
     .unwrap_err();

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use http::StatusCode;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
@@ -148,7 +149,14 @@ pub async fn serve(
     let otlp_http = axum::serve(listeners.otlp_http, otlp_app)
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
-    let query = axum::serve(listeners.query, query_app)
+    // Without TCP_NODELAY a streamed gRPC answer's last frames wait for the client's delayed
+    // ACK (about 40 ms on Linux): Nagle's algorithm holds small writes while one is unacked.
+    let query_listener = listeners.query.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
+    let query = axum::serve(query_listener, query_app)
         .with_graceful_shutdown(stopped(stop_rx.clone()))
         .into_future();
     let grpc = ingest::grpc::serve(

@@ -2,7 +2,6 @@
 //! its own, from Tempo's `tempo.proto`) against a real server on port 0, every stream read to its
 //! end, and the same port still answering HTTP.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use http::uri::PathAndQuery;
@@ -16,185 +15,14 @@ use tonic::transport::Channel;
 use tonic_prost::ProstCodec;
 use trace_store::{Config, Listeners, Store};
 
-// ---- The client's view of tempo.proto (only the fields the tests read). ----
+#[path = "streaming_querier/normalise.rs"]
+mod normalise;
+#[path = "streaming_querier/partials.rs"]
+mod partials;
+#[path = "streaming_querier/proto.rs"]
+mod proto;
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchRequest {
-    #[prost(map = "string, string", tag = "1")]
-    tags: HashMap<String, String>,
-    #[prost(uint32, tag = "4")]
-    limit: u32,
-    #[prost(string, tag = "8")]
-    query: String,
-    #[prost(uint32, tag = "9")]
-    spans_per_span_set: u32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchResponse {
-    #[prost(message, repeated, tag = "1")]
-    traces: Vec<TraceSearchMetadata>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct TraceSearchMetadata {
-    #[prost(string, tag = "1")]
-    trace_id: String,
-    #[prost(string, tag = "2")]
-    root_service_name: String,
-    #[prost(string, tag = "3")]
-    root_trace_name: String,
-    #[prost(uint64, tag = "4")]
-    start_time_unix_nano: u64,
-    #[prost(uint32, tag = "5")]
-    duration_ms: u32,
-    #[prost(message, repeated, tag = "7")]
-    span_sets: Vec<SpanSet>,
-    #[prost(map = "string, message", tag = "8")]
-    service_stats: HashMap<String, ServiceStats>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ServiceStats {
-    #[prost(uint32, tag = "1")]
-    span_count: u32,
-    #[prost(uint32, tag = "2")]
-    error_count: u32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SpanSet {
-    #[prost(message, repeated, tag = "1")]
-    spans: Vec<SpanSetSpan>,
-    #[prost(uint32, tag = "2")]
-    matched: u32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SpanSetSpan {
-    #[prost(string, tag = "1")]
-    span_id: String,
-    #[prost(string, tag = "2")]
-    name: String,
-    #[prost(uint64, tag = "3")]
-    start_time_unix_nano: u64,
-    #[prost(uint64, tag = "4")]
-    duration_nanos: u64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagsRequest {
-    #[prost(string, tag = "1")]
-    scope: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagsResponse {
-    #[prost(string, repeated, tag = "1")]
-    tag_names: Vec<String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagsV2Response {
-    #[prost(message, repeated, tag = "1")]
-    scopes: Vec<SearchTagsV2Scope>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagsV2Scope {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(string, repeated, tag = "2")]
-    tags: Vec<String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagValuesRequest {
-    #[prost(string, tag = "1")]
-    tag_name: String,
-    #[prost(string, tag = "2")]
-    query: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagValuesResponse {
-    #[prost(string, repeated, tag = "1")]
-    tag_values: Vec<String>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct SearchTagValuesV2Response {
-    #[prost(message, repeated, tag = "1")]
-    tag_values: Vec<TagValue>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct TagValue {
-    #[prost(string, tag = "1")]
-    kind: String,
-    #[prost(string, tag = "2")]
-    value: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct QueryRangeRequest {
-    #[prost(string, tag = "1")]
-    query: String,
-    #[prost(uint64, tag = "2")]
-    start: u64,
-    #[prost(uint64, tag = "3")]
-    end: u64,
-    #[prost(uint64, tag = "4")]
-    step: u64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct QueryRangeResponse {
-    #[prost(message, repeated, tag = "1")]
-    series: Vec<TimeSeries>,
-    #[prost(int32, tag = "3")]
-    status: i32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct TimeSeries {
-    #[prost(message, repeated, tag = "1")]
-    labels: Vec<KeyValue>,
-    #[prost(message, repeated, tag = "2")]
-    samples: Vec<Sample>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Sample {
-    #[prost(double, tag = "1")]
-    value: f64,
-    #[prost(int64, tag = "2")]
-    timestamp_ms: i64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct QueryInstantRequest {
-    #[prost(string, tag = "1")]
-    query: String,
-    #[prost(uint64, tag = "2")]
-    start: u64,
-    #[prost(uint64, tag = "3")]
-    end: u64,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct QueryInstantResponse {
-    #[prost(message, repeated, tag = "1")]
-    series: Vec<InstantSeries>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct InstantSeries {
-    #[prost(message, repeated, tag = "1")]
-    labels: Vec<KeyValue>,
-    #[prost(double, tag = "2")]
-    value: f64,
-}
+use proto::*;
 
 // ---- Helpers ----
 
@@ -310,7 +138,7 @@ where
 // ---- Tests ----
 
 #[tokio::test]
-async fn search_answers_what_http_answers_in_one_final_message() {
+async fn a_search_of_one_block_answers_what_http_answers_in_one_message() {
     let addr = serve(Config::ephemeral()).await;
     let mut grpc = client(addr).await;
     let request = SearchRequest {
@@ -325,7 +153,11 @@ async fn search_answers_what_http_answers_in_one_final_message() {
     )
     .await
     .unwrap();
-    assert_eq!(messages.len(), 1, "one message: the final answer");
+    assert_eq!(
+        messages.len(),
+        1,
+        "one block, one job: only the final answer"
+    );
     let mut traces = messages[0].traces.clone();
     traces.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
     assert_eq!(traces.len(), 2);
@@ -460,9 +292,10 @@ async fn metrics_range_and_instant_answer_what_http_answers() {
     )
     .await
     .unwrap();
-    assert_eq!(range.len(), 1, "one message: the final answer");
-    assert_eq!(range[0].status, 0, "complete");
-    let mut totals: Vec<(String, f64)> = range[0]
+    // Partial windows first (see `partials.rs`); the last message is the whole answer.
+    let range = range.last().expect("a final message");
+    assert_eq!(range.status, 0, "complete");
+    let mut totals: Vec<(String, f64)> = range
         .series
         .iter()
         .map(|s| {
@@ -475,12 +308,8 @@ async fn metrics_range_and_instant_answer_what_http_answers() {
         totals,
         [("app-a".to_owned(), 2.0), ("app-b".to_owned(), 2.0)]
     );
-    let stamped = range[0].series[0].samples.iter().any(|x| x.value == 2.0);
-    assert!(
-        stamped,
-        "both traces fall in one step: {:?}",
-        range[0].series
-    );
+    let stamped = range.series[0].samples.iter().any(|x| x.value == 2.0);
+    assert!(stamped, "both traces fall in one step: {:?}", range.series);
 
     let instant: Vec<QueryInstantResponse> = call(
         &mut grpc,
@@ -512,6 +341,13 @@ async fn metrics_range_and_instant_answer_what_http_answers() {
     .await
     .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    let http = reqwest::get(format!(
+        "http://{addr}/api/metrics/query_range?q=%7B%20%7D%20%7C%20rate("
+    ))
+    .await
+    .unwrap();
+    assert_eq!(http.status(), 400);
+    assert_eq!(bad.message(), http.text().await.unwrap().trim());
 }
 
 #[tokio::test]
@@ -549,6 +385,20 @@ async fn the_query_port_token_applies_to_grpc() {
         &mut grpc,
         "/tempopb.StreamingQuerier/Search",
         tonic::Request::new(search()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let range = QueryRangeRequest {
+        query: "{ } | rate()".into(),
+        start: T0 - 60_000_000_000,
+        end: T0 + 60_000_000_000,
+        step: 10_000_000_000,
+    };
+    let refused = call::<_, QueryRangeResponse>(
+        &mut grpc,
+        "/tempopb.StreamingQuerier/MetricsQueryRange",
+        tonic::Request::new(range),
     )
     .await
     .unwrap_err();

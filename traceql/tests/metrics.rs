@@ -482,3 +482,69 @@ fn many_steps_lower_the_series_limit() {
     assert_eq!(answer.truncated_at, Some(4_194_304 / 10_000));
     assert_eq!(answer.series.len(), 4_194_304 / 10_000);
 }
+
+/// Evaluating a range a window of steps at a time (`only_steps`) gives, in each window, the
+/// samples the whole evaluation has there, for every function whose steps are independent;
+/// `compare()` and `topk`/`bottomk` say they cannot be split.
+#[test]
+fn windows_of_steps_give_the_whole_answers_samples() {
+    // 1000 s .. 1420 s by 30 s: 15 steps, split 0..4, 4..11, 11..15.
+    let range = Range::query_range(1000 * S, 1420 * S, Some(30 * S)).unwrap();
+    let windows = [0..4, 4..11, 11..range.intervals()];
+    for text in [
+        "{ } | rate() by (resource.service.name)",
+        "{ status = error } | count_over_time()",
+        "{ } | max_over_time(duration) by (resource.service.name)",
+        "{ } | avg_over_time(duration)",
+        "{ } | quantile_over_time(duration, .5, .9) by (resource.service.name)",
+        "{ } | histogram_over_time(duration)",
+        "{ } | count_over_time() by (resource.service.name) > 0",
+    ] {
+        let query = parse_metrics(text).unwrap();
+        assert!(query.splits_by_step(), "{text}");
+        let whole = table(&run(text, range));
+        let mut stitched: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+        for steps in windows.clone() {
+            let (first, last) = (
+                range.timestamp_ms(steps.start),
+                range.timestamp_ms(steps.end - 1),
+            );
+            let mut eval = query.evaluator(range, 0, 1000).only_steps(steps);
+            for trace in dataset() {
+                eval.observe(&trace);
+            }
+            for (labels, samples) in table(&eval.finish()) {
+                if text.contains("rate") {
+                    // Spans outside the window are not counted: only zeros there.
+                    let outside = samples.iter().filter(|(t, _)| !(first..=last).contains(t));
+                    assert!(outside.clone().all(|(_, v)| *v == 0.0), "{labels}");
+                }
+                let mine = samples
+                    .into_iter()
+                    .filter(|(t, _)| (first..=last).contains(t));
+                stitched.entry(labels).or_default().extend(mine);
+            }
+        }
+        stitched.retain(|_, samples| !samples.is_empty());
+        // Series without spans in a window lack its zero samples; every other sample matches.
+        for (labels, samples) in &stitched {
+            for (t, v) in samples {
+                assert_eq!(whole[labels].get(t), Some(v), "{text}: {labels} at {t}");
+            }
+        }
+        let nonzero = |t: &BTreeMap<String, BTreeMap<i64, f64>>| -> usize {
+            t.values()
+                .flat_map(|s| s.values())
+                .filter(|v| **v != 0.0)
+                .count()
+        };
+        assert_eq!(nonzero(&stitched), nonzero(&whole), "{text}");
+    }
+    for text in [
+        "{ } | rate() by (resource.service.name) | topk(1)",
+        "{ } | count_over_time() by (resource.service.name) | bottomk(2)",
+        "{ } | compare({ status = error })",
+    ] {
+        assert!(!parse_metrics(text).unwrap().splits_by_step(), "{text}");
+    }
+}

@@ -36,25 +36,56 @@ pub(crate) const MAX_SERIES: usize = 1000;
 /// Most exemplars per series, and the default (Tempo's default `max_exemplars`).
 pub(crate) const MAX_EXEMPLARS: usize = 100;
 
+/// A parsed `query_range` request.
+#[derive(Debug)]
+pub(super) struct RangeRequest {
+    pub(super) query: traceql::MetricsQuery,
+    pub(super) range: Range,
+    /// Most exemplars per series.
+    pub(super) exemplars: usize,
+}
+
+impl RangeRequest {
+    /// Reads the query parameters; the error is the 400.
+    pub(super) fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let (query, start, end) = common(params)?;
+        let step = match get(params, "step") {
+            None => None,
+            Some(text) => Some(step(text).map_err(ApiError::BadRequest)?),
+        };
+        let range = Range::query_range(start, end, step)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let wanted = match get(params, "exemplars") {
+            None => MAX_EXEMPLARS,
+            Some(text) => text.parse::<u32>().map_or(MAX_EXEMPLARS, |n| n as usize),
+        };
+        let exemplars = query.exemplars_hint().unwrap_or(wanted).min(MAX_EXEMPLARS);
+        Ok(RangeRequest {
+            query,
+            range,
+            exemplars,
+        })
+    }
+}
+
 /// `GET /api/metrics/query_range`.
 pub(super) async fn query_range(
     State(store): State<Store>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let (query, start, end) = common(&params)?;
-    let step = match get(&params, "step") {
-        None => None,
-        Some(text) => Some(step(text).map_err(ApiError::BadRequest)?),
-    };
-    let range =
-        Range::query_range(start, end, step).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let wanted = match get(&params, "exemplars") {
-        None => MAX_EXEMPLARS,
-        Some(text) => text.parse::<u32>().map_or(MAX_EXEMPLARS, |n| n as usize),
-    };
-    let exemplars = query.exemplars_hint().unwrap_or(wanted).min(MAX_EXEMPLARS);
+    let RangeRequest {
+        query,
+        range,
+        exemplars,
+    } = RangeRequest::parse(&params)?;
     let (answer, inspected) =
-        off_the_workers(move || run(&store, &query, range, exemplars)).await?;
+        off_the_workers(move || run(&store, &query, range, exemplars, None)).await?;
+    Ok(Json(range_json(&answer, inspected, (1, 1))))
+}
+
+/// The `query_range` answer for `answer` after `inspected` traces, with `jobs` (completed,
+/// total).
+pub(super) fn range_json(answer: &MetricsAnswer, inspected: usize, jobs: (u32, u32)) -> Value {
     let series: Vec<Value> = answer
         .series
         .iter()
@@ -82,7 +113,7 @@ pub(super) async fn query_range(
             series
         })
         .collect();
-    Ok(Json(answer_json(series, &answer, inspected)))
+    answer_json(series, answer, inspected, jobs)
 }
 
 /// `GET /api/metrics/query`: one value per series over the whole range.
@@ -92,7 +123,7 @@ pub(super) async fn query_instant(
 ) -> Result<Json<Value>, ApiError> {
     let (query, start, end) = common(&params)?;
     let range = Range::instant(start, end).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let (answer, inspected) = off_the_workers(move || run(&store, &query, range, 0)).await?;
+    let (answer, inspected) = off_the_workers(move || run(&store, &query, range, 0, None)).await?;
     let series: Vec<Value> = answer
         .series
         .iter()
@@ -101,14 +132,19 @@ pub(super) async fn query_instant(
             Some(json!({"labels": labels(&s.labels), "value": number(first.value)}))
         })
         .collect();
-    Ok(Json(answer_json(series, &answer, inspected)))
+    Ok(Json(answer_json(series, &answer, inspected, (1, 1))))
 }
 
 /// The response body: series, metrics, and the partial status when the limit cut it.
-fn answer_json(series: Vec<Value>, answer: &MetricsAnswer, inspected: usize) -> Value {
+fn answer_json(
+    series: Vec<Value>,
+    answer: &MetricsAnswer,
+    inspected: usize,
+    (completed, total): (u32, u32),
+) -> Value {
     let mut body = json!({
         "series": series,
-        "metrics": {"inspectedTraces": inspected, "completedJobs": 1, "totalJobs": 1},
+        "metrics": {"inspectedTraces": inspected, "completedJobs": completed, "totalJobs": total},
     });
     if let Some(limit) = answer.truncated_at {
         body["status"] = json!("PARTIAL");
@@ -119,18 +155,29 @@ fn answer_json(series: Vec<Value>, answer: &MetricsAnswer, inspected: usize) -> 
     body
 }
 
-/// Evaluates over every trace that overlaps the range; returns the answer and traces looked at.
-fn run(
+/// Evaluates over every trace that overlaps the range (or, with `steps`, the part of it those
+/// steps cover, counting only their spans); returns the answer and traces looked at.
+pub(super) fn run(
     store: &Store,
     query: &traceql::MetricsQuery,
     range: Range,
     exemplars: usize,
+    steps: Option<std::ops::Range<usize>>,
 ) -> (MetricsAnswer, usize) {
-    let window = TimeWindow {
+    let mut window = TimeWindow {
         start: Some(range.start()),
         end: Some(range.end()),
     };
     let mut evaluator = query.evaluator(range, exemplars, MAX_SERIES);
+    if let Some(steps) = steps {
+        // Step i holds spans starting in (start + i·step, start + (i+1)·step].
+        let at = |i: usize| range.start().saturating_add(i as u64 * range.step());
+        window = TimeWindow {
+            start: Some(at(steps.start)),
+            end: Some(at(steps.end)),
+        };
+        evaluator = evaluator.only_steps(steps);
+    }
     let mut inspected = 0;
     for trace in store.traces(window) {
         inspected += 1;

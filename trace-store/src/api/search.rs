@@ -15,17 +15,20 @@
 //! them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
-use serde::Serialize;
 use traceql::ParseError;
 
-use super::spansets::{SpanSetJson, spansets_json};
+pub(super) use self::answer::{Found, SearchResponse};
+use self::answer::{ServiceStats, TraceSummary};
+use super::spansets::spansets_json;
 use super::{ApiError, params};
 use crate::model::TimeWindow;
-use crate::store::{AttrValue, Scan, SpanRecord, Store, Trace};
+use crate::store::{AttrValue, Scan, Searched, SpanRecord, Store, Trace};
 
 /// Traces returned when `limit` is absent (Tempo's and Grafana's default).
 const DEFAULT_LIMIT: usize = 20;
@@ -35,12 +38,10 @@ const MAX_LIMIT: usize = 262_144;
 const DEFAULT_SPSS: usize = 3;
 /// Largest `spss` Tempo accepts.
 const MAX_SPSS: i64 = 100;
-/// What Tempo reports for a trace whose root span has not arrived.
-const NO_ROOT_SERVICE: &str = "<root span not yet received>";
 
 /// A parsed, validated search.
 #[derive(Debug, Clone)]
-struct SearchRequest {
+pub(super) struct SearchRequest {
     filter: Filter,
     limit: usize,
     /// Spans listed per spanset; 0 lists all.
@@ -71,7 +72,8 @@ pub(super) fn query_error(error: &ParseError) -> String {
 }
 
 impl SearchRequest {
-    fn parse(query: &HashMap<String, String>) -> Result<Self, String> {
+    /// Reads the query parameters; the error is the 400 body.
+    pub(super) fn parse(query: &HashMap<String, String>) -> Result<Self, String> {
         let get = |name: &str| {
             query
                 .get(name)
@@ -193,6 +195,55 @@ impl SearchRequest {
         }
     }
 
+    /// How many traces make the limit.
+    pub(super) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The traces worth evaluating: the window, less the blocks without a value a TraceQL
+    /// query requires (store/summary.rs).
+    pub(super) fn scan(&self) -> Scan {
+        match &self.filter {
+            Filter::TraceQl(query) => Scan::for_query(self.window, query),
+            _ => self.window.into(),
+        }
+    }
+
+    /// Whether walking the blocks one at a time finds what one walk finds: not for
+    /// `with(most_recent=true)`, whose newest `limit` traces may be in any block.
+    pub(super) fn splits_by_block(&self) -> bool {
+        !matches!(&self.filter, Filter::TraceQl(query) if query.most_recent())
+    }
+
+    /// Up to `limit` results over the blocks numbered in `blocks`, newest start first: the HTTP
+    /// handler runs it over every block, a streamed search over one block at a time.
+    pub(super) fn run_in(
+        &self,
+        store: &Store,
+        blocks: RangeInclusive<u64>,
+        limit: usize,
+    ) -> Searched<Found> {
+        store.search_in(self.scan(), blocks, limit, |trace| self.found(trace))
+    }
+
+    /// The whole search in one walk, as the HTTP handler answers it.
+    pub(super) fn run(&self, store: &Store) -> Searched<Found> {
+        match &self.filter {
+            Filter::TraceQl(query) if query.most_recent() => {
+                store.most_recent(self.scan(), self.limit, |trace| self.found(trace))
+            }
+            _ => self.run_in(store, 0..=u64::MAX, self.limit),
+        }
+    }
+
+    fn found(&self, trace: &Arc<Trace>) -> Option<Found> {
+        Some(Found {
+            start: trace.start_unix_nano(),
+            id: trace.id,
+            summary: self.result(trace)?,
+        })
+    }
+
     #[cfg(test)]
     fn matches(&self, trace: &Trace) -> bool {
         self.result(trace).is_some()
@@ -258,100 +309,20 @@ fn stored_as_text(value: &AttrValue) -> Option<String> {
     }
 }
 
-/// `tempopb.SearchResponse` as jsonpb writes it: empty fields left out, uint64 as strings.
-#[derive(Debug, Serialize)]
-pub(super) struct SearchResponse {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    traces: Vec<TraceSummary>,
-    metrics: SearchMetrics,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TraceSummary {
-    #[serde(rename = "traceID")]
-    trace_id: String,
-    root_service_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    root_trace_name: String,
-    start_time_unix_nano: String,
-    #[serde(skip_serializing_if = "is_zero")]
-    duration_ms: u32,
-    /// The first spanset (Tempo's deprecated field, which Grafana still prefers).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    span_set: Option<SpanSetJson>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    span_sets: Vec<SpanSetJson>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    service_stats: BTreeMap<String, ServiceStats>,
-}
-
-/// One service's entry in `serviceStats`.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceStats {
-    span_count: u32,
-    #[serde(skip_serializing_if = "is_zero")]
-    error_count: u32,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SearchMetrics {
-    #[serde(skip_serializing_if = "is_zero")]
-    inspected_traces: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-impl TraceSummary {
-    fn of(trace: &Trace) -> Self {
-        let root = trace.root();
-        TraceSummary {
-            trace_id: trace.id.to_short_hex(),
-            root_service_name: root
-                .map_or(NO_ROOT_SERVICE, SpanRecord::service_name)
-                .to_owned(),
-            root_trace_name: root.map(|r| r.name().to_owned()).unwrap_or_default(),
-            start_time_unix_nano: trace.start_unix_nano().to_string(),
-            // Tempo truncates to whole milliseconds in a uint32.
-            duration_ms: u32::try_from(trace.duration().as_millis()).unwrap_or(u32::MAX),
-            span_set: None,
-            span_sets: Vec::new(),
-            service_stats: BTreeMap::new(),
-        }
-    }
-}
-
 /// The handler: 200 with Tempo's search JSON, or 400 with Tempo's message.
 pub(super) async fn search(
     State(store): State<Store>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<SearchResponse>, ApiError> {
     let request = SearchRequest::parse(&query).map_err(ApiError::BadRequest)?;
-    let found = super::off_the_workers(move || {
-        let (window, limit) = (request.window, request.limit);
-        let select = |trace: &std::sync::Arc<Trace>| request.result(trace);
-        match &request.filter {
-            // Blocks without a value the query requires are skipped (store/summary.rs).
-            Filter::TraceQl(query) if query.most_recent() => {
-                store.most_recent(Scan::for_query(window, query), limit, select)
-            }
-            Filter::TraceQl(query) => store.search(Scan::for_query(window, query), limit, select),
-            _ => store.search(window, limit, select),
-        }
-    })
-    .await?;
-    let response = SearchResponse {
-        traces: found.results,
-        metrics: SearchMetrics {
-            inspected_traces: u32::try_from(found.inspected).unwrap_or(u32::MAX),
-        },
-    };
-    Ok(Json(response))
+    let found = super::off_the_workers(move || request.run(&store)).await?;
+    Ok(Json(SearchResponse::new(
+        found.results,
+        found.inspected,
+        (0, 0),
+    )))
 }
 
+mod answer;
 #[cfg(test)]
 mod tests;

@@ -231,6 +231,16 @@ impl State {
             })
     }
 
+    /// The numbers of the blocks that may hold a trace `scan` wants, newest first.
+    pub(super) fn wanted_blocks(&self, scan: &Scan) -> Vec<u64> {
+        self.blocks
+            .iter()
+            .rev()
+            .filter(|b| b.range.may_overlap(&scan.window) && scan.may_want(&b.values))
+            .map(|b| b.number)
+            .collect()
+    }
+
     /// Each block's number and time range, newest first.
     pub(super) fn ranges(&self) -> Vec<(u64, TimeRange)> {
         self.blocks

@@ -8,6 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use super::Store;
@@ -33,6 +34,8 @@ pub struct Traces<'s> {
     scan: Scan,
     /// The newest block number not yet copied; `None` once the oldest block is done.
     next_block: Option<u64>,
+    /// The oldest block number to copy.
+    lowest: u64,
     /// The current block's traces, oldest first, popped from the back.
     current: Vec<Arc<Trace>>,
 }
@@ -51,7 +54,11 @@ impl Iterator for Traces<'_> {
                     return Some(trace);
                 }
             }
-            let block = self.store.lock().copy_block(self.next_block?, &self.scan)?;
+            let block = self
+                .store
+                .lock()
+                .copy_block(self.next_block?, &self.scan)
+                .filter(|block| block.number >= self.lowest)?;
             self.next_block = block.number.checked_sub(1);
             self.current = block.traces;
         }
@@ -69,12 +76,25 @@ impl Store {
     /// first span). Blocks of traces outside the window, or without a value the scan requires,
     /// are skipped whole (a [`TimeWindow`] requires none).
     pub fn traces(&self, scan: impl Into<Scan>) -> Traces<'_> {
+        self.traces_in(scan, 0..=u64::MAX)
+    }
+
+    /// [`Store::traces`] over the blocks numbered in `blocks` only: a part of the walk that
+    /// streamed searches run one at a time (see [`Store::block_numbers`]).
+    pub fn traces_in(&self, scan: impl Into<Scan>, blocks: RangeInclusive<u64>) -> Traces<'_> {
         Traces {
             store: self,
             scan: scan.into(),
-            next_block: Some(u64::MAX),
+            next_block: Some(*blocks.end()),
+            lowest: *blocks.start(),
             current: Vec::new(),
         }
+    }
+
+    /// The numbers of the blocks that may hold traces the scan wants, newest first: the order
+    /// [`Store::traces`] walks them in.
+    pub fn block_numbers(&self, scan: &Scan) -> Vec<u64> {
+        self.lock().wanted_blocks(scan)
     }
 
     /// Up to `limit` results of `select` over the traces of `scan`, looked at newest arrival
@@ -87,11 +107,24 @@ impl Store {
         &self,
         scan: impl Into<Scan>,
         limit: usize,
+        select: impl FnMut(&Arc<Trace>) -> Option<T>,
+    ) -> Searched<T> {
+        self.search_in(scan, 0..=u64::MAX, limit, select)
+    }
+
+    /// [`Store::search`] over the blocks numbered in `blocks` only. Walking the blocks of
+    /// [`Store::block_numbers`] one at a time, each with the limit less what the newer ones
+    /// found, finds what one [`Store::search`] finds.
+    pub fn search_in<T>(
+        &self,
+        scan: impl Into<Scan>,
+        blocks: RangeInclusive<u64>,
+        limit: usize,
         mut select: impl FnMut(&Arc<Trace>) -> Option<T>,
     ) -> Searched<T> {
         let mut inspected = 0;
         let mut found = Vec::new();
-        for trace in self.traces(scan) {
+        for trace in self.traces_in(scan, blocks) {
             if found.len() >= limit {
                 break;
             }

@@ -68,6 +68,8 @@ pub struct MetricsEvaluator<'q> {
     marks: Vec<bool>,
     /// (bucket, count) pairs held by `quantile_over_time`, at most [`BUCKET_CELLS`].
     bucket_cells: usize,
+    /// The steps whose spans count; `None` for all (see [`MetricsEvaluator::only_steps`]).
+    steps: Option<std::ops::Range<usize>>,
 }
 
 /// Most series × steps one evaluation holds (32 MiB of values): with many steps, fewer series
@@ -108,7 +110,16 @@ impl<'q> MetricsEvaluator<'q> {
             compare,
             marks: Vec::new(),
             bucket_cells: 0,
+            steps: None,
         }
+    }
+
+    /// Counts only spans that fall in the steps (intervals) `steps`, so that a long range can
+    /// be evaluated a part at a time: the other steps keep the value of a step without spans.
+    /// A `compare()` query ignores this (its totals span the whole range).
+    pub fn only_steps(mut self, steps: std::ops::Range<usize>) -> Self {
+        self.steps = Some(steps);
+        self
     }
 
     /// Counts the spans of `trace` that the query's spansets hold and that start in the range.
@@ -127,7 +138,12 @@ impl<'q> MetricsEvaluator<'q> {
         // A span in several spansets (after `by()` in the spanset part) counts once.
         let visit = |this: &mut Self, i: usize| {
             let span = &spans[i];
-            if let Some(interval) = this.range.interval(span.start_unix_nano()) {
+            if let Some(interval) = this.range.interval(span.start_unix_nano())
+                && this
+                    .steps
+                    .as_ref()
+                    .is_none_or(|steps| steps.contains(&interval))
+            {
                 this.observe_span(trace, &ctx, span, interval);
             }
         };

@@ -104,6 +104,17 @@ impl MetricsQuery {
         matches!(self.func, Func::Compare { .. })
     }
 
+    /// Whether each step's values depend only on the spans of that step, so that evaluating
+    /// parts of the range ([`MetricsEvaluator::only_steps`]) gives the same samples: not for
+    /// `compare()` (its totals span the range) nor `topk`/`bottomk` (which rank the series).
+    pub fn splits_by_step(&self) -> bool {
+        !self.is_compare()
+            && !self
+                .stages
+                .iter()
+                .any(|stage| matches!(stage, SecondStage::TopK { .. }))
+    }
+
     /// What `with(exemplars=…)` asks for: `Some(n)` for a number, `Some(0)` for `false`, `None`
     /// when the hint is absent or `true` (the request's `exemplars` parameter decides).
     pub fn exemplars_hint(&self) -> Option<usize> {

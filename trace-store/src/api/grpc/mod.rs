@@ -4,24 +4,37 @@
 //!
 //! | method | answers as |
 //! |---|---|
-//! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags) |
+//! | `Search` | `GET /api/search` (q, limit, spss, start, end, minDuration, maxDuration, tags), streamed |
 //! | `SearchTags` / `SearchTagsV2` | `GET /api/search/tags` / `GET /api/v2/search/tags` |
 //! | `SearchTagValues` / `SearchTagValuesV2` | `GET /api/search/tag/{name}/values` / `…/v2/…` |
-//! | `MetricsQueryRange` / `MetricsQueryInstant` | `GET /api/metrics/query_range` / `GET /api/metrics/query` (times in nanoseconds) |
+//! | `MetricsQueryRange` | `GET /api/metrics/query_range` (times in nanoseconds), streamed |
+//! | `MetricsQueryInstant` | `GET /api/metrics/query` (times in nanoseconds) |
 //! | any other method | `UNIMPLEMENTED` |
 //!
-//! Each call is turned into the GET its HTTP twin answers, run through the query API's own router
-//! in-process, and the JSON answer read into the proto message (`tempopb.rs`): one
-//! implementation, so the two protocols cannot disagree. A 400 becomes `INVALID_ARGUMENT` with
-//! the same text, a 404 `NOT_FOUND`, anything else `INTERNAL`.
+//! `Search` and `MetricsQueryRange`, the two calls Grafana streams, send partial results as
+//! their jobs finish, then the final answer, as Tempo's query frontend does (`partial.rs` says
+//! how the work is split and what each message holds). They run the HTTP API's own search and
+//! evaluation (`api/search.rs`, `api/metrics_query.rs`) over one part of the store or of the
+//! range at a time, so each partial is a slice of what HTTP answers and the final message is
+//! what HTTP answers: the same traces in the same order, the same series and samples. A search
+//! over one block (a small store) and a query that cannot be split send only the final message.
 //!
-//! Tempo streams partial results while its queriers work through blocks, then the final one. The
-//! store answers a query in one pass over memory, so each stream carries one message: the final,
-//! complete answer. The query port's token, when set, applies to these calls too (gRPC sends it
-//! as the `authorization` header).
+//! The other calls are turned into the GET their HTTP twin answers, run through the query API's
+//! own router in-process, and the JSON answer read into the proto message (`tempopb.rs`): one
+//! implementation, so the two protocols cannot disagree. They send one message, the final
+//! answer: the tag calls and `MetricsQueryInstant` are one quick pass over memory, and
+//! Grafana reads them whole.
+//!
+//! A 400 becomes `INVALID_ARGUMENT` with the same text, a 404 `NOT_FOUND`, anything else
+//! `INTERNAL`; a streamed call checks its request before the first message, so a bad one fails
+//! the same way. The query port's token, when set, applies to these calls too (gRPC sends it as
+//! the `authorization` header).
 
+mod partial;
+mod segment;
 mod tempopb;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -46,7 +59,8 @@ const SERVICE: &str = "tempopb.StreamingQuerier";
 /// The routes to add to the query port's router: every path under the service.
 pub(crate) fn router(store: Store) -> Router {
     let querier = StreamingQuerier {
-        http: super::router(store),
+        http: super::router(store.clone()),
+        store,
     };
     Router::new().route_service(&format!("/{SERVICE}/{{method}}"), querier)
 }
@@ -56,6 +70,8 @@ pub(crate) fn router(store: Store) -> Router {
 #[derive(Clone)]
 struct StreamingQuerier {
     http: Router,
+    /// What the streamed calls (`partial.rs`) read.
+    store: Store,
 }
 
 impl NamedService for StreamingQuerier {
@@ -72,7 +88,7 @@ impl tower::Service<http::Request<Body>> for StreamingQuerier {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let http = self.http.clone();
+        let (http, store) = (self.http.clone(), self.store.clone());
         let method = request
             .uri()
             .path()
@@ -83,12 +99,8 @@ impl tower::Service<http::Request<Body>> for StreamingQuerier {
         Box::pin(async move {
             let response = match method.as_str() {
                 "Search" => {
-                    stream::<tempopb::SearchRequest, tempopb::SearchResponse>(
-                        http,
-                        request,
-                        search_path,
-                    )
-                    .await
+                    let open = |store, r: &_| partial::search(store, &params(search_params(r)));
+                    streamed(store, request, open).await
                 }
                 "SearchTags" => {
                     stream::<_, tempopb::SearchTagsResponse>(http, request, |r| {
@@ -115,7 +127,8 @@ impl tower::Service<http::Request<Body>> for StreamingQuerier {
                     .await
                 }
                 "MetricsQueryRange" => {
-                    stream::<_, tempopb::QueryRangeResponse>(http, request, range_path).await
+                    let open = |store, r: &_| partial::query_range(store, &params(range_params(r)));
+                    streamed(store, request, open).await
                 }
                 "MetricsQueryInstant" => {
                     stream::<_, tempopb::QueryInstantResponse>(http, request, instant_path).await
@@ -173,6 +186,44 @@ where
     }
 }
 
+/// Serves `Search` or `MetricsQueryRange`: decode `Req`, then stream what `open` produces
+/// (partial results, then the final one; see `partial.rs`).
+async fn streamed<Req, Res>(
+    store: Store,
+    request: http::Request<Body>,
+    open: fn(Store, &Req) -> Result<partial::Messages<Res>, Status>,
+) -> http::Response<tonic::body::Body>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Res: prost::Message + Send + 'static,
+{
+    let mut grpc = tonic::server::Grpc::new(ProstCodec::<Res, Req>::default());
+    grpc.server_streaming(Partial { store, open }, request)
+        .await
+}
+
+/// One method answered as a stream of partial results.
+struct Partial<Req, Res> {
+    store: Store,
+    open: fn(Store, &Req) -> Result<partial::Messages<Res>, Status>,
+}
+
+impl<Req, Res> ServerStreamingService<Req> for Partial<Req, Res>
+where
+    Req: Send + 'static,
+    Res: Send + 'static,
+{
+    type Response = Res;
+    type ResponseStream = partial::Messages<Res>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Response<Self::ResponseStream>, Status>> + Send>>;
+
+    fn call(&mut self, request: Request<Req>) -> Self::Future {
+        let opened = (self.open)(self.store.clone(), request.get_ref());
+        Box::pin(async move { opened.map(Response::new) })
+    }
+}
+
 /// GETs `path` from the HTTP API and reads its JSON answer as `Res`.
 async fn ask<Res: DeserializeOwned>(http: Router, path: &str) -> Result<Res, Status> {
     let get = http::Request::get(path)
@@ -200,11 +251,25 @@ async fn ask<Res: DeserializeOwned>(http: Router, path: &str) -> Result<Res, Sta
     }
 }
 
+/// Whether a request field is set: proto3 sends empty strings and zeros for unset fields.
+fn is_set(value: &str) -> bool {
+    !value.is_empty() && value != "0"
+}
+
+/// The HTTP API's parameters from the set fields of a request.
+fn params(pairs: Vec<(&str, String)>) -> HashMap<String, String> {
+    pairs
+        .into_iter()
+        .filter(|(_, value)| is_set(value))
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
 /// `?name=value&…` of the non-empty pairs, values percent-encoded.
 fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> String {
     let parts: Vec<String> = pairs
         .into_iter()
-        .filter(|(_, value)| !value.is_empty() && value != "0")
+        .filter(|(_, value)| is_set(value))
         .map(|(name, value)| format!("{name}={}", utf8_percent_encode(&value, NON_ALPHANUMERIC)))
         .collect();
     if parts.is_empty() {
@@ -214,7 +279,7 @@ fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> Strin
     }
 }
 
-fn search_path(r: &tempopb::SearchRequest) -> String {
+fn search_params(r: &tempopb::SearchRequest) -> Vec<(&'static str, String)> {
     // Tempo's legacy tag search takes logfmt `k=v` pairs; values with spaces are quoted.
     let mut tags: Vec<String> = r
         .tags
@@ -229,20 +294,17 @@ fn search_path(r: &tempopb::SearchRequest) -> String {
             format!("{ms}ms")
         }
     };
-    format!(
-        "/api/search{}",
-        query_string([
-            ("q", r.query.clone()),
-            ("tags", tags.join(" ")),
-            ("limit", r.limit.to_string()),
-            // 0 means "every span" in the HTTP API, but "unset" here: Tempo's default applies.
-            ("spss", r.spans_per_span_set.to_string()),
-            ("start", r.start.to_string()),
-            ("end", r.end.to_string()),
-            ("minDuration", millis(r.min_duration_ms)),
-            ("maxDuration", millis(r.max_duration_ms)),
-        ])
-    )
+    vec![
+        ("q", r.query.clone()),
+        ("tags", tags.join(" ")),
+        ("limit", r.limit.to_string()),
+        // 0 means "every span" in the HTTP API, but "unset" here: Tempo's default applies.
+        ("spss", r.spans_per_span_set.to_string()),
+        ("start", r.start.to_string()),
+        ("end", r.end.to_string()),
+        ("minDuration", millis(r.min_duration_ms)),
+        ("maxDuration", millis(r.max_duration_ms)),
+    ]
 }
 
 fn logfmt_value(value: &str) -> String {
@@ -277,25 +339,22 @@ fn values_path(base: &str, r: &tempopb::SearchTagValuesRequest) -> String {
     )
 }
 
-fn range_path(r: &tempopb::QueryRangeRequest) -> String {
-    format!(
-        "/api/metrics/query_range{}",
-        query_string([
-            ("q", r.query.clone()),
-            ("start", r.start.to_string()),
-            ("end", r.end.to_string()),
-            // A Go duration in nanoseconds, which the HTTP API's `step` takes as well.
-            (
-                "step",
-                if r.step == 0 {
-                    String::new()
-                } else {
-                    format!("{}ns", r.step)
-                }
-            ),
-            ("exemplars", r.exemplars.to_string()),
-        ])
-    )
+fn range_params(r: &tempopb::QueryRangeRequest) -> Vec<(&'static str, String)> {
+    vec![
+        ("q", r.query.clone()),
+        ("start", r.start.to_string()),
+        ("end", r.end.to_string()),
+        // A Go duration in nanoseconds, which the HTTP API's `step` takes as well.
+        (
+            "step",
+            if r.step == 0 {
+                String::new()
+            } else {
+                format!("{}ns", r.step)
+            },
+        ),
+        ("exemplars", r.exemplars.to_string()),
+    ]
 }
 
 fn instant_path(r: &tempopb::QueryInstantRequest) -> String {

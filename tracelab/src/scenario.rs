@@ -78,9 +78,11 @@ pub fn all() -> Vec<Scenario> {
                     ..none.clone()
                 },
             ),
-            look_for: "Every answer is 502 \"Error calling Service C\", fast. Traces have four spans: \
-                       app-c made none. app-b's CLIENT span has error.type=connection_error and an \
-                       exception event. TraceQL: { span.error.type = \"connection_error\" }",
+            look_for: "Every answer is 502 \"Error calling Service C\", after app-b's usual wait: the \
+                       refused connection fails at once, with no timeout to sit out (app-b's CLIENT \
+                       span is a sliver). Traces have four spans: app-c made none. app-b's CLIENT \
+                       span has error.type=connection_error and an exception event. TraceQL: \
+                       { span.error.type = \"connection_error\" }",
         },
         Scenario {
             name: "timeout-cascade",
@@ -92,10 +94,12 @@ pub fn all() -> Vec<Scenario> {
                     ..none.clone()
                 },
             ),
-            look_for: "app-a gives up on app-b after DOWNSTREAM_TIMEOUT_MS (3 s) and answers 502; \
-                       app-b gives up on app-c 3 s after it called. The CLIENT spans end with \
-                       error.type=timeout, and app-c's span (fault.injected=hang) ends only when \
-                       app-b hangs up. TraceQL: { span.error.type = \"timeout\" }",
+            look_for: "app-a gives up on app-b after DOWNSTREAM_TIMEOUT_MS (3 s) and answers 502 \
+                       \"Error calling Service B\": app-b spent 2 s of those in its wait, so it had \
+                       waited on app-c only 1 s and its own 3 s timeout never ran out. app-a's CLIENT \
+                       span ends with error.type=timeout; app-c's span (fault.injected=hang) ends \
+                       only when its caller hangs up. Start the lab with APP_B_DELAY_MS=0 to see \
+                       app-b time out first and app-a relay it. TraceQL: { span.error.type = \"timeout\" }",
         },
         Scenario {
             name: "broken-propagation",

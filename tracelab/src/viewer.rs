@@ -57,7 +57,11 @@ fn summary_line(trace: &TraceSummary) -> String {
     } else {
         format!("{}: {}", trace.root_service_name, trace.root_trace_name)
     };
-    let duration = human_duration(trace.duration_ms.saturating_mul(1_000_000));
+    // Tempo's search results carry whole milliseconds: a trace of 0.1 ms says 0.
+    let duration = match trace.duration_ms {
+        0 => "< 1 ms".to_owned(),
+        ms => human_duration(ms.saturating_mul(1_000_000)),
+    };
     format!(
         "{:0>32}  {start:<20}  {duration:>9}  {:>5}  {:>6}  {root}",
         trace.trace_id,
@@ -197,4 +201,30 @@ async fn poll(
     // is not waited for forever.
     pending.retain(|id, _| window.contains(id));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(duration_ms: u64) -> TraceSummary {
+        serde_json::from_value(serde_json::json!({
+            "traceID": "3669545594fcf2ca06c9cb660a37ab7",
+            "rootServiceName": "app-c",
+            "rootTraceName": "GET /",
+            "startTimeUnixNano": "1796051913000000000",
+            "durationMs": duration_ms,
+        }))
+        .unwrap()
+    }
+
+    /// Search results carry whole milliseconds, so a 0.1 ms trace arrives as 0: it is listed
+    /// as under a millisecond, not as "0 ns".
+    #[test]
+    fn a_trace_under_a_millisecond_is_not_listed_as_zero() {
+        let line = summary_line(&summary(0));
+        assert!(line.contains("< 1 ms") && !line.contains("0 ns"), "{line}");
+        let line = summary_line(&summary(2014));
+        assert!(line.contains(&human_duration(2_014_000_000)), "{line}");
+    }
 }

@@ -635,13 +635,24 @@ async fn main() {
         );
     }
 
-    // Full scans: every trace is looked at, nothing matches.
+    // Full scans: nothing matches. Blocks without a required value are skipped (the first
+    // equality); the next two skip nothing and look at every trace.
     let full_scan_regex = "{ span.url.path =~ \".*no-such-path.*\" }";
     for (label, q) in [
         ("full scan: regex on a span attribute", full_scan_regex),
         (
             "full scan: equality on a span attribute",
             "{ span.http.response.status_code = 599 }",
+        ),
+        // Every block holds app-c and client spans, just never together: no block is skipped,
+        // so this is what evaluating every span costs.
+        (
+            "full scan: equalities every block holds, never on one span",
+            "{ resource.service.name = \"app-c\" && kind = client }",
+        ),
+        (
+            "full scan: range on a span attribute (skips no block)",
+            "{ span.http.response.status_code > 598 }",
         ),
         ("newest 20 traces", "{ }"),
         ("most recent 20 by start time", "{ } with(most_recent=true)"),

@@ -8,16 +8,8 @@ use std::time::{Duration, Instant};
 
 use support::{
     Chain, ChainOptions, Next, ServiceProcess, StoreProcess, chain_order, eventually, fake_server,
-    open_fds, s,
+    free_port, open_fds, s,
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One misbehaviour: what the fake app-c does, and what the chain must answer.
 struct Case {

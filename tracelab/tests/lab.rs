@@ -5,18 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Process, eventually};
-
-/// A free port on loopback. The lab needs fixed ports for its services, so
-/// this binds port 0 and releases it; another process could take it in
-/// between, which on a test machine is rare enough.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Process, eventually, free_port, start_lab};
 
 fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
@@ -31,28 +20,6 @@ fn children_of(pid: u32) -> Vec<u32> {
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect()
-}
-
-/// Start the lab on free ports, with `args` and `env` added; its ports in
-/// the order app-a, app-b, app-c, OTLP, query, gRPC, lab control.
-fn start_lab(args: &[&str], env: &[(&str, String)]) -> (Process, Vec<String>) {
-    let ports: Vec<String> = (0..7).map(|_| free_port().to_string()).collect();
-    let flags = [
-        "--app-a-port",
-        "--app-b-port",
-        "--app-c-port",
-        "--otlp-port",
-        "--query-port",
-        "--grpc-port",
-        "--control-port",
-    ];
-    let mut all: Vec<&str> = flags
-        .iter()
-        .zip(&ports)
-        .flat_map(|(f, p)| [*f, p.as_str()])
-        .collect();
-    all.extend_from_slice(args);
-    (Process::start(&all, env), ports)
 }
 
 /// The lab starts, answers on app-a, draws the trace, passes its own

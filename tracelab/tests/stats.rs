@@ -7,34 +7,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::Process;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Process, start_lab};
 
 /// A lab on free ports with no wait in app-b: (process, app-a, store, control).
-fn start_lab() -> (Process, String, String, String) {
-    let ports: Vec<String> = (0..7).map(|_| free_port().to_string()).collect();
-    let flags = [
-        "--app-a-port",
-        "--app-b-port",
-        "--app-c-port",
-        "--otlp-port",
-        "--query-port",
-        "--grpc-port",
-        "--control-port",
-    ];
-    let args: Vec<&str> = flags
-        .iter()
-        .zip(&ports)
-        .flat_map(|(f, p)| [*f, p.as_str()])
-        .collect();
-    let lab = Process::start(&args, &[("APP_B_DELAY_MS", "0".to_owned())]);
+fn lab_without_wait() -> (Process, String, String, String) {
+    let (lab, ports) = start_lab(&[], &[("APP_B_DELAY_MS", "0".to_owned())]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
     let at = |p: &str| format!("http://127.0.0.1:{p}");
     (
@@ -85,7 +62,7 @@ fn count(out: &str, name: &str) -> u64 {
 /// each scenario's analysis covers its own window and names its answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn stats_name_each_scenarios_answer() {
-    let (_lab, app, store, lab) = start_lab();
+    let (_lab, app, store, lab) = lab_without_wait();
 
     // flaky: app-c fails 30 %. Every 502 the load saw is one app-c error.
     let requests = 200;

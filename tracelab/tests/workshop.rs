@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Process;
+use support::{Process, start_lab};
 
 /// One thing the guide says, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,27 +125,8 @@ fn both_guides_hold_the_same_commands_and_their_files_exist() {
 }
 
 /// The lab on free ports: its process and the ports of app-a, the store and the lab control.
-fn start_lab() -> (Process, [u16; 3]) {
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let ports: Vec<String> = (0..7).map(|_| free().to_string()).collect();
-    let flags = [
-        "--app-a-port",
-        "--app-b-port",
-        "--app-c-port",
-        "--otlp-port",
-        "--query-port",
-        "--grpc-port",
-        "--control-port",
-    ];
-    let mut args: Vec<&str> = vec!["--color", "never"];
-    args.extend(flags.iter().zip(&ports).flat_map(|(f, p)| [*f, p.as_str()]));
-    let lab = Process::start(&args, &[]);
+fn start_workshop_lab() -> (Process, [u16; 3]) {
+    let (lab, ports) = start_lab(&["--color", "never"], &[]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
     let port = |i: usize| ports[i].parse().unwrap();
     (lab, [port(0), port(4), port(6)])
@@ -203,7 +184,7 @@ fn every_command_of_the_guide_runs_and_each_exercise_names_its_answer() {
         curl.is_ok_and(|s| s.success()),
         "the guide's commands use curl, and none was found: apt-get install curl"
     );
-    let (lab, [app_a, store, control]) = start_lab();
+    let (lab, [app_a, store, control]) = start_workshop_lab();
     let bin = std::env::temp_dir().join(format!("tracelab-workshop-{}", std::process::id()));
     std::fs::create_dir_all(&bin).unwrap();
     let link = bin.join("tracelab");

@@ -10,10 +10,12 @@
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 mod chain;
+mod lab;
 mod process;
 pub mod python;
 mod store;
 
 pub use chain::{Chain, ChainOptions, Next, ServiceProcess, chain_order, fake_server};
+pub use lab::{free_port, start_lab};
 pub use process::{DEADLINE, Process, eventually, open_fds};
 pub use store::{Any, FlatSpan, StoreProcess, i, s};

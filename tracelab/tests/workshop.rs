@@ -99,8 +99,37 @@ fn referenced_files(guide: &str) -> Vec<String> {
         .collect()
 }
 
+/// The lines of a guide's ```` ```text ```` excerpts that no capture in `docs/workshop/` holds:
+/// each excerpt line must be a capture's line or its beginning (a line cut with `(...)`, or
+/// `...` for lines left out, is fine), so excerpts are refreshed with the captures.
+fn excerpt_lines_not_captured(guide: &str) -> Vec<String> {
+    let mut captured = Vec::new();
+    for entry in std::fs::read_dir(docs().join("workshop")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "txt") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            captured.extend(text.lines().map(|l| l.trim_end().to_owned()));
+        }
+    }
+    let mut missing = Vec::new();
+    for block in guide.split("```text\n").skip(1) {
+        let block = block.split("```").next().unwrap_or_default();
+        for line in block.lines().map(str::trim_end) {
+            let shown = line.strip_suffix("(...)").unwrap_or(line);
+            if line.trim() == "..." || line.is_empty() {
+                continue;
+            }
+            if !captured.iter().any(|c| c.starts_with(shown)) {
+                missing.push(line.to_owned());
+            }
+        }
+    }
+    missing
+}
+
 /// Both guides say the same things in the same order, link each other, are linked from the
-/// README, and every capture and screenshot they show exists.
+/// README, every capture and screenshot they show exists, and their excerpts are from the
+/// captures.
 #[test]
 fn both_guides_hold_the_same_commands_and_their_files_exist() {
     let (en, ko) = (read("workshop.md"), read("workshop.ko.md"));
@@ -121,6 +150,14 @@ fn both_guides_hold_the_same_commands_and_their_files_exist() {
         let path = docs().join(file);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "docs/{file} is referenced but missing or empty");
+    }
+    for (name, guide) in [("workshop.md", &en), ("workshop.ko.md", &ko)] {
+        let stale = excerpt_lines_not_captured(guide);
+        assert!(
+            stale.is_empty(),
+            "docs/{name} shows lines no capture in docs/workshop/ holds (refresh the excerpts \
+             after scripts/workshop-captures.sh): {stale:#?}"
+        );
     }
 }
 

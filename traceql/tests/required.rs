@@ -4,7 +4,10 @@
 
 use traceql::{RequiredValue, Value, ValueSite, parse};
 
-fn required(text: &str) -> Vec<(ValueSite, String, String)> {
+/// A required value as (site, key, the value's `Debug`), easy to compare.
+type Found = (ValueSite, String, String);
+
+fn required(text: &str) -> Vec<Found> {
     let query = parse(text).unwrap();
     query
         .required_values()
@@ -16,38 +19,38 @@ fn required(text: &str) -> Vec<(ValueSite, String, String)> {
 #[test]
 fn equalities_joined_by_and_are_required() {
     use ValueSite::*;
-    let v = |value: Value<'_>| format!("{value:?}");
-    let cases: Vec<(&str, Vec<(ValueSite, &str, String)>)> = vec![
+    let f = |site, key: &str, value: Value<'_>| (site, key.to_owned(), format!("{value:?}"));
+    let cases: Vec<(&str, Vec<Found>)> = vec![
         (
             "{ span.code = 599 }",
-            vec![(Span, "code", v(Value::Int(599)))],
+            vec![f(Span, "code", Value::Int(599))],
         ),
         (
             "{ 599 = span.code }",
-            vec![(Span, "code", v(Value::Int(599)))],
+            vec![f(Span, "code", Value::Int(599))],
         ),
         (
             "{ resource.service.name = \"app-c\" && .x = 1.5 }",
             vec![
-                (Resource, "service.name", v(Value::Str("app-c"))),
-                (SpanOrResource, "x", v(Value::Float(1.5))),
+                f(Resource, "service.name", Value::Str("app-c")),
+                f(SpanOrResource, "x", Value::Float(1.5)),
             ],
         ),
-        ("{ name = \"GET\" }", vec![(Name, "", v(Value::Str("GET")))]),
+        ("{ name = \"GET\" }", vec![f(Name, "", Value::Str("GET"))]),
         (
             "{ span.a = true } >> { span:name = \"b\" }",
             vec![
-                (Span, "a", v(Value::Bool(true))),
-                (Name, "", v(Value::Str("b"))),
+                f(Span, "a", Value::Bool(true)),
+                f(Name, "", Value::Str("b")),
             ],
         ),
         (
             "{ span.a = 1 } !> { span.b = 2 }",
-            vec![(Span, "b", v(Value::Int(2)))],
+            vec![f(Span, "b", Value::Int(2))],
         ),
         (
             "({ span.a = 1 } | count() > 1) && { }",
-            vec![(Span, "a", v(Value::Int(1)))],
+            vec![f(Span, "a", Value::Int(1))],
         ),
     ];
     for (query, want) in cases {

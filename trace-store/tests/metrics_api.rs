@@ -177,6 +177,38 @@ async fn instant_query_answers_one_value_per_series() {
     app.shutdown().await.unwrap();
 }
 
+/// A metrics query whose spanset part requires a value no span holds skips every block, as a
+/// search does: no trace is inspected and no series comes back. One that the fixture holds
+/// still counts its spans.
+#[tokio::test]
+async fn metrics_skip_blocks_without_a_required_value() {
+    let app = app_with_dataset().await;
+    let query = |q: &str| {
+        let url = format!("/api/metrics/query?q={}&start=1000&end=6000", enc(q));
+        let app = &app;
+        async move { app.get(&url, None).await.json::<Value>().await.unwrap() }
+    };
+    let absent = query("{ resource.service.name = \"no-such-service\" } | count_over_time()").await;
+    assert_eq!(absent["series"], serde_json::json!([]), "{absent}");
+    assert_eq!(absent["metrics"]["inspectedTraces"], 0, "{absent}");
+
+    let present = query("{ resource.service.name = \"app-c\" } | count_over_time()").await;
+    let want = fixture_spans()
+        .iter()
+        .filter(|(s, _, _)| s == "app-c")
+        .count() as f64;
+    assert_eq!(
+        present["series"][0]["value"].as_f64(),
+        Some(want),
+        "{present}"
+    );
+    assert!(
+        present["metrics"]["inspectedTraces"].as_u64() > Some(0),
+        "{present}"
+    );
+    app.shutdown().await.unwrap();
+}
+
 /// Bad queries and parameters are 400s whose text says what is wrong.
 #[tokio::test]
 async fn bad_metrics_requests_are_400_text() {

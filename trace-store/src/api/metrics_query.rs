@@ -28,7 +28,7 @@ use super::search::query_error;
 use super::time_params::{bounds, get, now_nanos, step};
 use super::{ApiError, off_the_workers};
 use crate::model::TimeWindow;
-use crate::store::Store;
+use crate::store::{Scan, Store};
 
 /// Most series one answer holds (Tempo's `max_response_series` is unlimited by default; a
 /// local store caps it so a `by()` over a unique attribute cannot exhaust memory).
@@ -179,7 +179,9 @@ pub(super) fn run(
         evaluator = evaluator.only_steps(steps);
     }
     let mut inspected = 0;
-    for trace in store.traces(window) {
+    // Only traces the spanset part matches count, so blocks without a value it requires are
+    // skipped, as in search (store/summary.rs).
+    for trace in store.traces(Scan::for_query(window, query.filter())) {
         inspected += 1;
         evaluator.observe(&*trace);
     }

@@ -55,6 +55,14 @@ struct Block {
     values: ValueSummary,
 }
 
+impl Block {
+    /// Whether the block may hold a trace `scan` wants: one in its window, with every value it
+    /// requires.
+    fn wanted_by(&self, scan: &Scan) -> bool {
+        self.range.may_overlap(&scan.window) && scan.may_want(&self.values)
+    }
+}
+
 /// The start and end times of the traces a block has held (it only widens, so it stays a safe
 /// bound after evictions and after a trace gains spans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +232,7 @@ impl State {
         self.blocks
             .range(..=upto)
             .rev()
-            .find(|b| b.range.may_overlap(&scan.window) && scan.may_want(&b.values))
+            .find(|b| b.wanted_by(scan))
             .map(|b| BlockCopy {
                 number: b.number,
                 traces: b.traces.iter().cloned().collect(),
@@ -236,7 +244,7 @@ impl State {
         self.blocks
             .iter()
             .rev()
-            .filter(|b| b.range.may_overlap(&scan.window) && scan.may_want(&b.values))
+            .filter(|b| b.wanted_by(scan))
             .map(|b| b.number)
             .collect()
     }

@@ -18,7 +18,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Process, start_lab};
 
@@ -169,43 +169,25 @@ fn start_workshop_lab() -> (Process, [u16; 3]) {
     (lab, [port(0), port(4), port(6)])
 }
 
-/// How many traces the lab has drawn (with this id, if given): it draws each one once its spans
-/// have all arrived.
-fn drawn(lab: &Process, id: Option<&str>) -> usize {
+/// How many traces the lab has drawn (with this id, if given) in its output `lines`: it draws
+/// each one once its spans have all arrived.
+fn drawn<'a>(lines: impl IntoIterator<Item = &'a str>, id: Option<&str>) -> usize {
     let prefix = format!("trace {}", id.unwrap_or_default());
-    lab.stdout_text()
-        .lines()
-        .filter(|l| l.starts_with(&prefix))
-        .count()
+    lines.into_iter().filter(|l| l.starts_with(&prefix)).count()
 }
 
 /// Run one command line with bash, as an attendee's shell would; its output, stdout then stderr.
 fn shell(line: &str, env: &[(&str, String)]) -> String {
-    let mut child = Command::new("bash")
+    let mut command = Command::new("bash");
+    command
         .args(["-c", line])
         .current_dir(docs().join(".."))
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env_remove("TRACELAB_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bash starts");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`{line}` did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "`{line}` failed:\n{text}");
+        .env_remove("TRACELAB_TOKEN");
+    let mut process = Process::spawn(command);
+    let status = process.wait_exit(Duration::from_secs(90));
+    let text = format!("{}\n{}", process.stdout_text(), process.stderr_text());
+    assert!(status.success(), "`{line}` failed:\n{text}");
     text
 }
 
@@ -258,16 +240,16 @@ fn every_command_of_the_guide_runs_and_each_exercise_names_its_answer() {
                 .replace("TRACE_ID", &trace_id);
             // The trace a command names in its `traceparent`, if it does.
             let named = line.split("traceparent: 00-").nth(1).map(|r| &r[..32]);
-            let before = drawn(&lab, named);
+            let before = drawn(lab.stdout_text().lines(), named);
             let text = shell(&actual, &env);
             ran += 1;
             if line.contains("localhost:5000") {
                 // The guide reads the trace next: wait until the lab has drawn it whole.
-                let deadline = Instant::now() + Duration::from_secs(20);
-                while drawn(&lab, named) == before {
-                    assert!(Instant::now() < deadline, "no trace drawn after `{line}`");
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+                lab.wait_stdout(
+                    &format!("a trace drawn after `{line}`"),
+                    Duration::from_secs(20),
+                    |lines| drawn(lines.iter().map(String::as_str), named) > before,
+                );
             }
             if line.starts_with("tracelab traces") {
                 let newest = text

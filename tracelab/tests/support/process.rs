@@ -80,6 +80,18 @@ impl Process {
         wait_line(&self.stderr, &pred, "stderr", self)
     }
 
+    /// Wait up to `deadline` until `check` holds for the stdout lines written so far; panic
+    /// with `what` if it never does.
+    pub fn wait_stdout(&self, what: &str, deadline: Duration, check: impl Fn(&[String]) -> bool) {
+        let until = Instant::now() + deadline;
+        let mut guard = self.stdout.lines.lock().unwrap();
+        while !check(&guard) {
+            let left = until.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "{what}: not within {deadline:?}");
+            guard = self.stdout.grew.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
     /// Everything written to stderr so far.
     pub fn stderr_text(&self) -> String {
         self.stderr.lines.lock().unwrap().join("\n")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command: every test of the project, as CI runs it.
 #
-#   scripts/test.sh          Rust tests (unit and end to end); the offline
-#                            checks of the deployment path, including the
+#   scripts/test.sh          Rust tests (unit and end to end); the example
+#                            crate built and tested as a copy outside the
+#                            workspace; the offline checks of the
+#                            deployment path, including the
 #                            static release binaries in an empty root; then
 #                            the production path run for real: the
 #                            OpenTelemetry Collector built from collector/ and
@@ -20,7 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 case "${1:-}" in
   -h | --help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   --rust | "") ;;
@@ -61,6 +63,8 @@ if [[ "${1:-}" == "--rust" ]]; then
   exit 0
 fi
 
+step "The example crate copied out of the workspace (scripts/example-standalone.sh)" \
+  scripts/example-standalone.sh
 musl_dir="target/deploy-tools/musl-target/$(uname -m)-unknown-linux-musl/release"
 step "Deployment checks (scripts/check-deploy.sh --mutations --musl)" scripts/check-deploy.sh --mutations --musl
 # The chain's binaries: the static release builds the images hold.

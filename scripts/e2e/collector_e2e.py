@@ -4,9 +4,10 @@
     only endpoints changed)  --OTLP/gRPC-->  tracelab store (as Tempo's distributor)
 
 Checks, each with a deadline:
-  1. a request through the chain: the store holds its 5-span trace;
-  2. the store down for 10 s and back: every span sent meanwhile arrives (the
-     Collector's sending queue and retry), none lost;
+  1. a request through the chain: the store holds its trace, and `tracelab expect`
+     finds it has the seed chain's shape (tracelab/tests/shapes/chain.yaml);
+  2. the store down for 10 s and back: every trace sent meanwhile arrives whole,
+     shape and all (the Collector's sending queue and retry), none lost;
   3. a Collector past its memory limit refuses with HTTP 503, the answer the
      OTLP exporters retry on, and our services count and report it.
 
@@ -27,8 +28,8 @@ import yaml
 
 sys.dont_write_bytecode = True  # no __pycache__ in the working tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_support import (SEED_BODY, Failure, Proc, free_port, http, log, main_guard,  # noqa: E402
-                         new_traceparent, ok, prometheus_value, wait_for_chain_trace, wait_http_ok,
+from e2e_support import (CHAIN_SHAPE, SEED_BODY, Failure, Proc, expect_chain, free_port, http,  # noqa: E402
+                         log, main_guard, new_traceparent, ok, prometheus_value, wait_http_ok,
                          wait_until)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -76,6 +77,10 @@ class Lab:
 
     def bin(self, name):
         return os.path.join(self.args.bin_dir, name)
+
+    def expect_argv(self):
+        """`tracelab expect` on the seed chain's shape, from the binaries under test."""
+        return [self.bin("tracelab"), "expect", CHAIN_SHAPE]
 
     def start_store(self):
         p = self.start("store", [self.bin("tracelab"), "store", "--bind", "127.0.0.1",
@@ -154,13 +159,13 @@ def run(args):
         col_metrics = f"http://127.0.0.1:{col_ports['metrics']}/metrics"
         chain, ports = lab.start_chain("", col_ports["http"])
 
-        # 1. one request, its trace read back from the store.
+        # 1. one request, its trace read back from the store and checked against the chain's shape.
         trace_id, tp = new_traceparent()
         start = time.monotonic()
         get_chain(ports["app-a"], tp)
-        spans, services = wait_for_chain_trace(lab.query_url, trace_id, 30)
-        ok(f"chain -> otelcol -> store (OTLP/gRPC): trace {trace_id} has {spans} spans from "
-           f"{' '.join(services)} ({time.monotonic() - start:.1f} s after the request)")
+        verdict, spans = expect_chain(lab.expect_argv(), lab.query_url, trace_id, 30)
+        ok(f"chain -> otelcol -> store (OTLP/gRPC): {verdict} "
+           f"({time.monotonic() - start:.1f} s after the request)")
         accepted = metric(col_metrics, "otelcol_receiver_accepted_spans_total", "otelcol_receiver_accepted_spans")
         sent = metric(col_metrics, "otelcol_exporter_sent_spans_total", "otelcol_exporter_sent_spans")
         if not accepted or not sent or accepted < spans or sent < spans:
@@ -194,11 +199,11 @@ def run(args):
         store = lab.start_store()
         back_at = time.monotonic()
         for trace_id in ids:
-            wait_for_chain_trace(lab.query_url, trace_id, 90)
+            expect_chain(lab.expect_argv(), lab.query_url, trace_id, 90)
         failed_after = metric(col_metrics, "otelcol_exporter_send_failed_spans_total",
                               "otelcol_exporter_send_failed_spans") or 0
         ok(f"store down {STORE_DOWN_SECONDS} s and back: the {len(ids)} traces sent meanwhile arrived whole "
-           f"({len(ids) * 5} spans) {time.monotonic() - back_at:.1f} s after the store returned; "
+           f"({len(ids) * spans} spans) {time.monotonic() - back_at:.1f} s after the store returned; "
            f"spans the exporter gave up on: {failed_after - failed_sends:.0f}")
         if failed_after - failed_sends:
             raise Failure("the Collector dropped spans")

@@ -19,8 +19,10 @@ not is mapped, and printed:
     header (Tempo needs none; the store off loopback does).
 A client container does what the seed's nginx pod does: wget app-a.
 
-Checks: the seed's text; the store holds the 5-span trace; "podman stop app-b"
-during its wait lets the request finish, flushes app-b's spans and exits 0; a
+Checks: the seed's text; the store holds the trace, with the seed chain's shape
+(tracelab/tests/shapes/chain.yaml, checked by the store image's own
+`tracelab expect`); "podman stop app-b" during its wait lets the request
+finish, flushes app-b's spans (the whole shape again) and exits 0; a
 stopped app-c gives 502 with the documented body; the store image's default
 command refuses to start without TRACELAB_TOKEN. Containers and the network
 are removed at the end, also on failure.
@@ -28,7 +30,6 @@ are removed at the end, also on failure.
 Usage: python scripts/e2e/containers_e2e.py --render FILE [--keep]
 """
 import argparse
-import copy
 import ipaddress
 import json
 import os
@@ -47,8 +48,8 @@ import yaml
 
 sys.dont_write_bytecode = True  # no __pycache__ in the working tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_support import (SEED_BODY, Failure, http, log, main_guard, new_traceparent, ok,  # noqa: E402
-                         wait_for_chain_trace, wait_until)
+from e2e_support import (CHAIN_SHAPE, SEED_BODY, Failure, expect_chain, http, log, main_guard,  # noqa: E402
+                         new_traceparent, ok, wait_until)
 
 LABEL = "tracelab-test=containers"
 CLIENT_IMAGE = "localhost/tracelab-test/busybox:local"
@@ -250,6 +251,17 @@ class Run:
         if len(tries) > 1:
             log(f"{what}: after {len(tries)} tries (the first: {tries[0].stderr.strip()!r})")
 
+    def expect_argv(self):
+        """`tracelab expect` on the seed chain's shape, run from the store's own image on the
+        chain's network (the shape file mounted read-only, the token from the environment):
+        what a CI job in any language can run beside a store in a container."""
+        return ["podman", "run", "--rm", "--label", LABEL, "--network", self.network, "--user", "65532:65532",
+                "--read-only", "--cap-drop", "ALL", "--volume", f"{CHAIN_SHAPE}:/shape.yaml:ro",
+                "--env", "TRACELAB_TOKEN", "tracelab/tracelab:dev", "expect", "/shape.yaml"]
+
+    def expect_chain(self, store_url, trace_id, wait_s):
+        return expect_chain(self.expect_argv(), store_url, trace_id, wait_s, {"TRACELAB_TOKEN": self.token})
+
     def logs(self, name, lines=20):
         run = podman("logs", "--tail", str(lines), name, check=False)
         return (run.stdout + run.stderr).strip()
@@ -323,7 +335,6 @@ class Run:
         self.start_container(STORE, "tracelab/tracelab:dev", {"TRACELAB_TOKEN": self.token}, store_aliases,
                              "65532:65532")
         store_url = f"http://{self.ip(STORE)}:3200"
-        auth = {"Authorization": f"Bearer {self.token}"}
         wait_until("the store's /ready", lambda: http(f"{store_url}/ready", timeout=2)[0] == 200, 30)
         status, _, _ = http(f"{store_url}/api/search")
         if status != 401:
@@ -380,9 +391,9 @@ class Run:
         if run.returncode != 0 or run.stdout.strip() != SEED_BODY:
             raise Failure(f"client wget app-a: exit {run.returncode}, {run.stdout!r} {run.stderr.strip()!r}")
         ok(f"client container: wget http://app-a:{a_port}/ -> {run.stdout.strip()!r}")
-        spans, services = wait_for_chain_trace(store_url, trace_id, 60, auth)
-        ok(f"the store holds trace {trace_id}: {spans} spans from {' '.join(services)} "
-           "(app containers -> otel-collector -> store over OTLP/gRPC)")
+        verdict, _ = self.expect_chain(store_url, trace_id, 60)
+        ok(f"app containers -> otel-collector -> store over OTLP/gRPC; the store image's "
+           f"`tracelab expect` on the chain's shape: {verdict}")
 
         # 2. podman stop app-b while it waits.
         b = specs["app-b"][1]
@@ -411,7 +422,7 @@ class Run:
             raise Failure(f"request during podman stop app-b: exit {client.returncode}, {out!r} {err.strip()!r}")
         if code != "0":
             raise Failure(f"app-b exited {code} after podman stop, want 0:\n{self.logs('app-b')}")
-        spans, services = wait_for_chain_trace(store_url, trace_id, 60, auth)
+        _, spans = self.expect_chain(store_url, trace_id, 60)
         ok(f"podman stop app-b during its 2 s wait: the request finished ({out.strip()!r}), app-b exited 0 "
            f"after {stopped_in:.1f} s, and the trace has all {spans} spans (app-b flushed its own on the way out)")
 

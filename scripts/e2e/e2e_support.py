@@ -1,11 +1,11 @@
 """Helpers of the end-to-end scripts in scripts/e2e/: processes with logs,
 waiting on conditions with deadlines (never a fixed sleep), HTTP on loopback,
-and reading a trace back from the store (Tempo's API).
+and checking a trace against the seed chain's shape file with `tracelab expect`.
 
 Every wait is bounded; every process started is stopped in `finally`.
 """
-import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -16,8 +16,9 @@ import urllib.error
 import urllib.request
 
 SEED_BODY = "I'm app-a I'm app-b I'm app-c"
-SERVICES = ("app-a", "app-b", "app-c")
-CHAIN_SPANS = 5
+# The seed chain's shape: the one file every end-to-end test checks the chain's trace against.
+CHAIN_SHAPE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "tracelab", "tests",
+                                           "shapes", "chain.yaml"))
 
 
 class Failure(Exception):
@@ -69,49 +70,22 @@ def new_traceparent():
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
 
-def trace_summary(doc):
-    """(span count, sorted service names) of a Tempo or OTLP JSON trace."""
-    spans, services = 0, set()
-
-    def walk(node):
-        nonlocal spans
-        if isinstance(node, dict):
-            if "spanId" in node:
-                spans += 1
-            res = node.get("resource")
-            if isinstance(res, dict):
-                for attr in res.get("attributes", []):
-                    if attr.get("key") == "service.name":
-                        services.add(attr.get("value", {}).get("stringValue"))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(doc)
-    return spans, sorted(s for s in services if s)
-
-
-def fetch_trace(query_url, trace_id, headers=None):
-    status, text, _ = http(f"{query_url}/api/traces/{trace_id}", headers=headers)
-    if status != 200:
-        return 0, []
-    return trace_summary(json.loads(text))
-
-
-def wait_for_chain_trace(query_url, trace_id, timeout, headers=None):
-    """Wait until the store holds the chain's 5 spans from the 3 services."""
-    def complete():
-        spans, services = fetch_trace(query_url, trace_id, headers)
-        if spans > CHAIN_SPANS:
-            raise Failure(f"trace {trace_id}: {spans} spans, more than {CHAIN_SPANS}")
-        return (spans, services) if spans == CHAIN_SPANS and tuple(services) == SERVICES else None
-    try:
-        return wait_until(f"trace {trace_id} with {CHAIN_SPANS} spans from {', '.join(SERVICES)}", complete, timeout)
-    except Failure:
-        spans, services = fetch_trace(query_url, trace_id, headers)
-        raise Failure(f"trace {trace_id}: {spans} spans from {services} after {timeout} s, "
-                      f"want {CHAIN_SPANS} from {list(SERVICES)}") from None
+def expect_chain(expect_argv, store_url, trace_id, wait_s, env=None):
+    """Check trace `trace_id` against the seed chain's shape file with `tracelab expect`, as
+    any CI script would: wait up to `wait_s` for it, then compare it span by span (services,
+    names, kinds, statuses, attributes, parent and child). `expect_argv` is the command up to
+    and including the shape file: `[tracelab, "expect", CHAIN_SHAPE]`, or a `podman run` of the
+    store's image with the file mounted. Returns (the verdict line, the trace's span count);
+    raises Failure with the diff when the trace does not match or did not arrive in time."""
+    argv = [*expect_argv, "--trace", trace_id, "--store", store_url, "--wait", f"{wait_s}s",
+            "--color", "never"]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=wait_s + 60,
+                         env=dict(os.environ, **(env or {})))
+    said = (run.stdout + run.stderr).strip()
+    if run.returncode != 0:
+        raise Failure(f"tracelab expect (exit {run.returncode}): {said}")
+    # "trace <id> matches <file> (5 spans)"
+    return said, int(re.search(r"\((\d+) spans\)$", said).group(1))
 
 
 class Proc:

@@ -283,3 +283,37 @@ fn a_query_waits_for_its_trace_to_arrive() {
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(text.contains(&format!("trace {ID} matches")), "{text}");
 }
+
+/// The shell example as its header says to run it, against a real lab (on free ports here):
+/// `curl` with a trace id of its own, then `tracelab expect` on the seed chain's shape file,
+/// exit 0. Pointed at a port where no store listens, it exits 2 and says so.
+#[test]
+fn the_shell_example_checks_a_real_labs_trace() {
+    let (lab, ports) = support::start_lab(&["--color", "never"], &[]);
+    lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shell/expect-chain.sh");
+    let run = |store_port: &str| {
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .env("APP_A_URL", format!("http://127.0.0.1:{}", ports[0]))
+            .env("TRACELAB_STORE", format!("http://127.0.0.1:{store_port}"))
+            .env("TRACELAB", env!("CARGO_BIN_EXE_tracelab"))
+            .env("WAIT", "20s")
+            .env("TRACELAB_COLOR", "never")
+            .env_remove("TRACELAB_TOKEN")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code().unwrap_or(-1), text)
+    };
+
+    let (code, text) = run(&ports[4]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("I'm app-a I'm app-b I'm app-c"), "{text}");
+    assert!(text.contains("matches") && text.contains("chain.yaml (5 spans)"), "{text}");
+
+    let (code, text) = run(&support::free_port().to_string());
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("cannot reach the trace store"), "{text}");
+}

@@ -1,11 +1,14 @@
 //! `tracelab expect`: assert on a trace from any language's CI. It reads a running store over
 //! HTTP (the lab, `tracelab store`, or a test's store), waits for the trace with the store's
 //! long-poll (`/tracelab/v1/traces/{id}/settled`), and compares it with a shape file using the
-//! `trace-expect` crate, so the words of a failure are the Rust API's.
+//! `trace-expect` crate, so the words of a failure are the Rust API's. Against Grafana Tempo,
+//! which has no long-poll, it polls Tempo's own API instead ([`source`]).
 //!
 //! Exit codes: 0 the trace matches; 1 it does not (the diff on stdout), or it did not arrive
 //! within `--wait`; 2 a bad shape file, bad arguments, or a store that cannot be reached.
 //! `--record ID` prints the shape of a stored trace instead.
+
+mod source;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,13 +16,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args};
-use trace_expect::{Arrival, Failure, FailureKind, Shape, Trace, TraceId};
+use trace_expect::{Arrival, Failure, FailureKind, Shape};
 
 use crate::cli::{ColorChoice, StoreUrl};
-
-/// The longest one long-poll request asks the store to wait: under the store's own bound
-/// (25 s), so the store's answer, not a timeout, ends each request. Longer `--wait`s ask again.
-const POLL_AT_MOST: Duration = Duration::from_secs(20);
+use source::{Polled, TraceSource};
 
 /// The longest `--wait` accepted.
 const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -30,6 +30,9 @@ const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 #[command(
     after_help = "Exit codes: 0 the trace matches; 1 it does not, or it did not arrive \
 within --wait (the diff is on stdout); 2 a bad shape file, bad arguments or an unreachable store.
+
+--store may also be Grafana Tempo's query API: without tracelab's long-poll, Tempo's own API \
+is polled every 500ms.
 
 Examples:
   tracelab expect chain.yaml --trace 4bf92f3577b34da6a3ce929d0e0e4736
@@ -96,7 +99,7 @@ pub async fn run(args: ExpectArgs) -> ExitCode {
 async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
     let started = Instant::now();
     let deadline = started + args.wait;
-    let store = LongPoll::new(&args.store)?;
+    let store = TraceSource::new(&args.store)?;
     if let Some(raw) = &args.record {
         let id = crate::viewer::parse_trace_id(raw)?;
         let polled = store.wait(id, None, deadline).await?;
@@ -184,123 +187,5 @@ fn arrival(polled: &Polled, waited: Duration) -> Arrival<'_> {
         trace: polled.trace.as_ref(),
         timed_out: polled.timed_out,
         waited,
-    }
-}
-
-/// A trace as one or more long-polls left it.
-struct Polled {
-    trace: Option<Trace>,
-    timed_out: bool,
-}
-
-/// The store's long-poll, `GET /tracelab/v1/traces/{id}/settled`.
-struct LongPoll {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl LongPoll {
-    fn new(store: &StoreUrl) -> anyhow::Result<Self> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = &store.token {
-            let value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
-                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let http = reqwest::Client::builder()
-            .timeout(POLL_AT_MOST + Duration::from_secs(10))
-            .default_headers(headers)
-            .build()?;
-        Ok(LongPoll {
-            base: store.url.trim_end_matches('/').to_owned(),
-            http,
-        })
-    }
-
-    /// The newest trace `query` matches, waiting for one until `deadline` (the store's
-    /// `/tracelab/v1/search/newest`); `None` if none matched in time.
-    async fn newest(&self, query: &str, deadline: Instant) -> anyhow::Result<Option<TraceId>> {
-        let url = format!("{}/tracelab/v1/search/newest", self.base);
-        loop {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .min(POLL_AT_MOST);
-            let timeout = format!("{}ms", left.as_millis());
-            let response = self
-                .http
-                .get(&url)
-                .query(&[("q", query), ("timeout", &timeout)])
-                .send()
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot reach the trace store at {} (see --store)",
-                        self.base
-                    )
-                })?;
-            let status = response.status();
-            if !(status.is_success() || status == reqwest::StatusCode::GATEWAY_TIMEOUT) {
-                let body = response.text().await.unwrap_or_default();
-                bail!("the store answered {status}: {}", body.trim());
-            }
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .context("the store's answer is not JSON")?;
-            if let Some(id) = body["traceID"].as_str() {
-                return Ok(Some(crate::viewer::parse_trace_id(id)?));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Trace `id` once it has `spans` spans (or, with `None`, once it settled), asking again
-    /// until `deadline`.
-    async fn wait(
-        &self,
-        id: TraceId,
-        spans: Option<usize>,
-        deadline: Instant,
-    ) -> anyhow::Result<Polled> {
-        let url = format!("{}/tracelab/v1/traces/{id}/settled", self.base);
-        loop {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .min(POLL_AT_MOST);
-            let mut query = vec![("timeout", format!("{}ms", left.as_millis()))];
-            if let Some(spans) = spans {
-                query.push(("spans", spans.to_string()));
-            }
-            let response = self
-                .http
-                .get(&url)
-                .query(&query)
-                .header("Accept", "application/protobuf")
-                .send()
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot reach the trace store at {} (see --store)",
-                        self.base
-                    )
-                })?;
-            let status = response.status();
-            if !(status.is_success() || status == reqwest::StatusCode::GATEWAY_TIMEOUT) {
-                let body = response.text().await.unwrap_or_default();
-                bail!("the store answered {status}: {}", body.trim());
-            }
-            let body = response.bytes().await?;
-            let trace = if body.is_empty() {
-                None
-            } else {
-                Some(Trace::from_protobuf(id, body).context("the store's answer is not a trace")?)
-            };
-            let timed_out = !status.is_success();
-            if !timed_out || Instant::now() >= deadline {
-                return Ok(Polled { trace, timed_out });
-            }
-        }
     }
 }

@@ -1,0 +1,345 @@
+//! Where `tracelab expect` reads traces from, and how it waits for them.
+//!
+//! Our store answers two long-polls under a path of its own, `/tracelab/v1/`, which return the
+//! moment the spans arrive: no polling. Grafana Tempo (a staging cluster's, say) has neither and
+//! answers 404 there; then the same two waits are made by polling Tempo's own API every
+//! [`POLL_EVERY`]: `GET /api/traces/{id}` for a trace, judged with the store's settle rules, and
+//! `GET /api/search` for the newest match. The first 404 switches for the rest of the run, once
+//! `GET /api/echo` shows the store speaks Tempo's API, and says so on stderr.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use reqwest::{Response, StatusCode};
+use trace_expect::{Trace, TraceId};
+use trace_store::settle::{SettleRules, Settled, Settling};
+
+use crate::cli::StoreUrl;
+
+/// The longest one long-poll request asks the store to wait: under the store's own bound
+/// (25 s), so the store's answer, not a timeout, ends each request. Longer `--wait`s ask again.
+const POLL_AT_MOST: Duration = Duration::from_secs(20);
+
+/// How often a store without the long-polls (Tempo) is asked again.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// How many search results are compared to find the newest match: Tempo returns matches in
+/// the order it finds them, not newest first.
+const SEARCH_LIMIT: &str = "50";
+
+/// A trace as one or more waits left it.
+pub(super) struct Polled {
+    /// The trace as it was last seen; `None` if no span of it arrived.
+    pub(super) trace: Option<Trace>,
+    /// Whether the wait ended at the deadline rather than because the trace was ready.
+    pub(super) timed_out: bool,
+}
+
+/// A store's query API, read over HTTP.
+pub(super) struct TraceSource {
+    base: String,
+    http: reqwest::Client,
+    /// Set after the first 404 from a long-poll: the store is Tempo (or another store without
+    /// our extension), so poll its standard API.
+    tempo: AtomicBool,
+}
+
+/// What one long-poll request got: an answer, or a 404 saying the store has no long-polls.
+enum LongPoll<T> {
+    Answered(T),
+    NotHere,
+}
+
+impl TraceSource {
+    pub(super) fn new(store: &StoreUrl) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &store.token {
+            let value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
+                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(POLL_AT_MOST + Duration::from_secs(10))
+            .default_headers(headers)
+            .build()?;
+        Ok(TraceSource {
+            base: store.url.trim_end_matches('/').to_owned(),
+            http,
+            tempo: AtomicBool::new(false),
+        })
+    }
+
+    /// The newest trace `query` matches, waiting for one until `deadline`; `None` if none
+    /// matched in time.
+    pub(super) async fn newest(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> anyhow::Result<Option<TraceId>> {
+        if !self.tempo.load(Ordering::Relaxed) {
+            match self.newest_long_poll(query, deadline).await? {
+                LongPoll::Answered(id) => return Ok(id),
+                LongPoll::NotHere => self.switch_to_tempo().await?,
+            }
+        }
+        self.newest_by_polling(query, deadline).await
+    }
+
+    /// Trace `id` once it has `spans` spans (or, with `None`, once it settled: nothing missing
+    /// and no new span for a quiet period), waiting until `deadline`.
+    pub(super) async fn wait(
+        &self,
+        id: TraceId,
+        spans: Option<usize>,
+        deadline: Instant,
+    ) -> anyhow::Result<Polled> {
+        if !self.tempo.load(Ordering::Relaxed) {
+            match self.wait_long_poll(id, spans, deadline).await? {
+                LongPoll::Answered(polled) => return Ok(polled),
+                LongPoll::NotHere => self.switch_to_tempo().await?,
+            }
+        }
+        self.wait_by_polling(id, spans, deadline).await
+    }
+
+    /// After a long-poll's 404: checks that the store speaks Tempo's API (`GET /api/echo`, which
+    /// Grafana checks too), so a wrong `--store` is an error rather than a long wait for nothing.
+    async fn switch_to_tempo(&self) -> anyhow::Result<()> {
+        let echo = format!("{}/api/echo", self.base);
+        let response = self
+            .http
+            .get(&echo)
+            .send()
+            .await
+            .with_context(|| self.unreachable())?;
+        if !response.status().is_success() {
+            bail!(
+                "{} answers neither tracelab's long-poll nor Tempo's API (GET /api/echo: {}); \
+                 is --store the query API's URL?",
+                self.base,
+                response.status()
+            );
+        }
+        if !self.tempo.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "tracelab expect: {} has no /tracelab/v1 long-poll (not a tracelab store; Grafana \
+                 Tempo?): asking its Tempo API every {} instead",
+                self.base,
+                humantime::format_duration(POLL_EVERY)
+            );
+        }
+        Ok(())
+    }
+
+    /// `GET /tracelab/v1/search/newest`, asked again until `deadline`.
+    async fn newest_long_poll(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> anyhow::Result<LongPoll<Option<TraceId>>> {
+        let url = format!("{}/tracelab/v1/search/newest", self.base);
+        loop {
+            let timeout = format!("{}ms", left(deadline).as_millis());
+            let request = self
+                .http
+                .get(&url)
+                .query(&[("q", query), ("timeout", &timeout)]);
+            let Some(response) = self.long_poll(request).await? else {
+                return Ok(LongPoll::NotHere);
+            };
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .context("the store's answer is not JSON")?;
+            if let Some(id) = body["traceID"].as_str() {
+                return Ok(LongPoll::Answered(Some(crate::viewer::parse_trace_id(id)?)));
+            }
+            if Instant::now() >= deadline {
+                return Ok(LongPoll::Answered(None));
+            }
+        }
+    }
+
+    /// `GET /tracelab/v1/traces/{id}/settled`, asked again until `deadline`.
+    async fn wait_long_poll(
+        &self,
+        id: TraceId,
+        spans: Option<usize>,
+        deadline: Instant,
+    ) -> anyhow::Result<LongPoll<Polled>> {
+        let url = format!("{}/tracelab/v1/traces/{id}/settled", self.base);
+        loop {
+            let mut query = vec![("timeout", format!("{}ms", left(deadline).as_millis()))];
+            if let Some(spans) = spans {
+                query.push(("spans", spans.to_string()));
+            }
+            let request = self
+                .http
+                .get(&url)
+                .query(&query)
+                .header("Accept", "application/protobuf");
+            let Some(response) = self.long_poll(request).await? else {
+                return Ok(LongPoll::NotHere);
+            };
+            let timed_out = !response.status().is_success();
+            let trace = decode(id, response).await?;
+            if !timed_out || Instant::now() >= deadline {
+                return Ok(LongPoll::Answered(Polled { trace, timed_out }));
+            }
+        }
+    }
+
+    /// Sends one long-poll: the response when it answered (200) or timed out (504), `None` on
+    /// a 404 (no long-polls here), an error otherwise.
+    async fn long_poll(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<Option<Response>> {
+        let response = request.send().await.with_context(|| self.unreachable())?;
+        match response.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            status if status.is_success() || status == StatusCode::GATEWAY_TIMEOUT => {
+                Ok(Some(response))
+            }
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status}: {}", body.trim())
+            }
+        }
+    }
+
+    /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`] until a trace matches or
+    /// `deadline` passes; of the matches, the one that started last.
+    async fn newest_by_polling(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> anyhow::Result<Option<TraceId>> {
+        let url = format!("{}/api/search", self.base);
+        loop {
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("q", query), ("limit", SEARCH_LIMIT)])
+                .send()
+                .await
+                .with_context(|| self.unreachable())?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status} to the search: {}", body.trim());
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .context("the store's search answer is not JSON")?;
+            let newest = body["traces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .max_by_key(|t| {
+                    t["startTimeUnixNano"]
+                        .as_str()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(0)
+                });
+            if let Some(id) = newest.and_then(|t| t["traceID"].as_str()) {
+                return Ok(Some(crate::viewer::parse_trace_id(id)?));
+            }
+            if !pause(deadline).await {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Tempo's `GET /api/traces/{id}`, asked every [`POLL_EVERY`] until the trace has `spans`
+    /// spans, or (without `spans`) has settled by the store's rules, or `deadline` passes.
+    async fn wait_by_polling(
+        &self,
+        id: TraceId,
+        spans: Option<usize>,
+        deadline: Instant,
+    ) -> anyhow::Result<Polled> {
+        let url = format!("{}/api/traces/{id}", self.base);
+        // Only the deadline gives up: `judge` then never says `Incomplete` before it.
+        let rules = SettleRules {
+            give_up: Duration::from_secs(24 * 3600),
+            ..SettleRules::default()
+        };
+        let mut settling = Settling::new(Instant::now());
+        let mut last = None;
+        loop {
+            let response = self
+                .http
+                .get(&url)
+                .header("Accept", "application/protobuf")
+                .send()
+                .await
+                .with_context(|| self.unreachable())?;
+            // Tempo answers 404 until a span of the trace is in.
+            let trace = match response.status() {
+                StatusCode::NOT_FOUND => None,
+                status if status.is_success() => decode(id, response).await?,
+                status => {
+                    let body = response.text().await.unwrap_or_default();
+                    bail!("the store answered {status}: {}", body.trim())
+                }
+            };
+            if let Some(trace) = trace {
+                let ready = match spans {
+                    Some(n) => trace.spans.len() >= n,
+                    None => settling.judge(&trace, &rules, Instant::now()) == Settled::Complete,
+                };
+                if ready {
+                    return Ok(Polled {
+                        trace: Some(trace),
+                        timed_out: false,
+                    });
+                }
+                last = Some(trace);
+            }
+            if !pause(deadline).await {
+                return Ok(Polled {
+                    trace: last,
+                    timed_out: true,
+                });
+            }
+        }
+    }
+
+    fn unreachable(&self) -> String {
+        format!(
+            "cannot reach the trace store at {} (see --store)",
+            self.base
+        )
+    }
+}
+
+/// A trace from a protobuf body (`TracesData`, or Tempo's `Trace`, which has the same
+/// fields); `None` for an empty body or a trace without spans.
+async fn decode(id: TraceId, response: Response) -> anyhow::Result<Option<Trace>> {
+    let body = response.bytes().await?;
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let trace = Trace::from_protobuf(id, body).context("the store's answer is not a trace")?;
+    Ok((!trace.spans.is_empty()).then_some(trace))
+}
+
+/// The time left until `deadline`, at most [`POLL_AT_MOST`].
+fn left(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .min(POLL_AT_MOST)
+}
+
+/// Sleeps [`POLL_EVERY`] (less if `deadline` is nearer); `false` when the deadline has passed.
+async fn pause(deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
+    true
+}

@@ -1,0 +1,214 @@
+//! `tracelab expect` against a store without our long-polls, as Grafana Tempo is: a store
+//! process behind a proxy that answers 404 under `/tracelab/` and passes everything else
+//! through, so only Tempo's API (`/api/echo`, `/api/traces/{id}`, `/api/search`) is left.
+//! No real Tempo runs here; this checks the fallback against the store's Tempo-compatible API.
+
+mod support;
+
+// The kit's own builders of the seed chain as OTLP, shared rather than copied.
+#[path = "../../trace-expect/tests/support/mod.rs"]
+mod kit;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use kit::{CHAIN_SHAPE, S, chain, request, trace_id};
+use prost::Message;
+use support::StoreProcess;
+
+const ID: &str = "ababababababababababababababab01";
+
+/// The proxy's upstream, and how many trace fetches it passed on.
+#[derive(Clone)]
+struct Upstream {
+    base: String,
+    trace_fetches: Arc<AtomicUsize>,
+    fetched: Arc<tokio::sync::Notify>,
+}
+
+/// Tempo's side of the store only: 404 for our extension, everything else passed on.
+async fn forward(State(upstream): State<Upstream>, request: Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/tracelab/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let is_trace_fetch = path.starts_with("/api/traces/");
+    let target = format!(
+        "{}{}",
+        upstream.base,
+        request.uri().path_and_query().unwrap()
+    );
+    let mut outgoing = reqwest::Client::new().get(target);
+    if let Some(accept) = request.headers().get(ACCEPT) {
+        outgoing = outgoing.header(ACCEPT, accept.to_str().unwrap());
+    }
+    let answer = outgoing.send().await.unwrap();
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    let content_type = answer
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = answer.bytes().await.unwrap();
+    if is_trace_fetch {
+        upstream.trace_fetches.fetch_add(1, Ordering::SeqCst);
+        upstream.fetched.notify_waiters();
+    }
+    (status, [(CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A store with `spans` as trace 1, and a proxy that hides its long-polls.
+struct TempoLike {
+    store: StoreProcess,
+    url: String,
+    upstream: Upstream,
+}
+
+impl TempoLike {
+    async fn start(spans: &[S]) -> Self {
+        let store = StoreProcess::start();
+        let upstream = Upstream {
+            base: format!("http://{}", store.query),
+            trace_fetches: Arc::default(),
+            fetched: Arc::default(),
+        };
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state(upstream.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let this = TempoLike {
+            store,
+            url,
+            upstream,
+        };
+        if !spans.is_empty() {
+            this.post(spans).await;
+        }
+        this
+    }
+
+    async fn post(&self, spans: &[S]) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/v1/traces", self.store.otlp))
+            .header("Content-Type", "application/x-protobuf")
+            .body(request(trace_id(1), spans).encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
+    /// `tracelab expect` on the chain's shape against the proxy, not yet awaited.
+    fn expect(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .arg("expect")
+            .arg(shape_file())
+            .args(["--store", &self.url, "--color", "never"])
+            .args(args)
+            .env_remove("TRACELAB_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The kit's chain shape in a file, written once under Cargo's temp folder for tests.
+fn shape_file() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tempo-chain.yaml");
+        std::fs::write(&path, CHAIN_SHAPE).unwrap();
+        path
+    })
+}
+
+/// Exit code and everything printed.
+async fn finish(child: tokio::process::Child) -> (i32, String) {
+    let output = child.wait_with_output().await.unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_is_checked_through_tempos_api() {
+    let tempo = TempoLike::start(&chain()).await;
+    let (code, text) = finish(tempo.expect(&["--trace", ID, "--wait", "5s"])).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("matches") && text.contains("(5 spans)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("has no /tracelab/v1 long-poll") && text.contains("Tempo API every 500ms"),
+        "{text}"
+    );
+    assert!(tempo.upstream.trace_fetches.load(Ordering::SeqCst) >= 1);
+
+    // --query: the newest match, found with Tempo's search.
+    let query = r#"{ resource.service.name = "app-c" }"#;
+    let (code, text) = finish(tempo.expect(&["--query", query, "--wait", "5s"])).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("trace {ID} matches")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_span_that_comes_while_polling_is_seen() {
+    let spans = chain();
+    let tempo = TempoLike::start(&spans[..4]).await;
+    let fetched = tempo.upstream.fetched.notified();
+    let child = tempo.expect(&["--trace", ID, "--wait", "20s"]);
+    // Once the command has seen the trace with 4 spans, the fifth arrives.
+    tokio::time::timeout(support::DEADLINE, fetched)
+        .await
+        .expect("tracelab expect fetches the trace through Tempo's API");
+    tempo.post(&spans[4..]).await;
+    let (code, text) = finish(child).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("(5 spans)"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_span_is_named_at_the_wait() {
+    let mut spans = chain();
+    spans.pop();
+    let tempo = TempoLike::start(&spans).await;
+    let (code, text) = finish(tempo.expect(&["--trace", ID, "--wait", "2s"])).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("4 of 5 spans after 2s") && text.contains("missing: app-c SERVER GET /"),
+        "{text}"
+    );
+}
+
+/// A URL that serves neither our long-polls nor Tempo's API is a bad `--store`: exit 2 at once,
+/// not a wait for a trace that cannot come.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_url_that_is_neither_exits_2() {
+    let tempo = TempoLike::start(&chain()).await;
+    let wrong = format!("{}/not-the-api", tempo.url);
+    let started = std::time::Instant::now();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+        .arg("expect")
+        .arg(shape_file())
+        .args(["--store", &wrong, "--trace", ID, "--wait", "30s"])
+        .env_remove("TRACELAB_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("answers neither tracelab's long-poll nor Tempo's API"),
+        "{text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

@@ -291,7 +291,10 @@ fn a_query_waits_for_its_trace_to_arrive() {
 fn the_shell_example_checks_a_real_labs_trace() {
     let (lab, ports) = support::start_lab(&["--color", "never"], &[]);
     lab.stdout_line(|l| l.contains("Ctrl-C stops everything"));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shell/expect-chain.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/shell/expect-chain.sh"
+    );
     let run = |store_port: &str| {
         let output = std::process::Command::new("bash")
             .arg(script)
@@ -311,7 +314,10 @@ fn the_shell_example_checks_a_real_labs_trace() {
     let (code, text) = run(&ports[4]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("I'm app-a I'm app-b I'm app-c"), "{text}");
-    assert!(text.contains("matches") && text.contains("chain.yaml (5 spans)"), "{text}");
+    assert!(
+        text.contains("matches") && text.contains("chain.yaml (5 spans)"),
+        "{text}"
+    );
 
     let (code, text) = run(&support::free_port().to_string());
     assert_eq!(code, 2, "{text}");

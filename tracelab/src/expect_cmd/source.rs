@@ -2,8 +2,8 @@
 //!
 //! Our store answers two long-polls under a path of its own, `/tracelab/v1/`, which return the
 //! moment the spans arrive: no polling. Grafana Tempo (a staging cluster's, say) has neither and
-//! answers 404 there; then the same two waits are made by polling Tempo's own API every
-//! [`POLL_EVERY`]: `GET /api/traces/{id}` for a trace, judged with the store's settle rules, and
+//! answers 404 there; then the same two waits are made by polling Tempo's own API ([`tempo`]):
+//! `GET /api/traces/{id}` for a trace, judged with the store's settle rules, and
 //! `GET /api/search` for the newest match. The first 404 switches for the rest of the run, once
 //! `GET /api/echo` shows the store speaks Tempo's API, and says so on stderr.
 
@@ -13,20 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use reqwest::{Response, StatusCode};
 use trace_expect::{Trace, TraceId};
-use trace_store::settle::{SettleRules, Settled, Settling};
 
 use crate::cli::StoreUrl;
+
+mod tempo;
 
 /// The longest one long-poll request asks the store to wait: under the store's own bound
 /// (25 s), so the store's answer, not a timeout, ends each request. Longer `--wait`s ask again.
 const POLL_AT_MOST: Duration = Duration::from_secs(20);
-
-/// How often a store without the long-polls (Tempo) is asked again.
-const POLL_EVERY: Duration = Duration::from_millis(500);
-
-/// How many search results are compared to find the newest match: Tempo returns matches in
-/// the order it finds them, not newest first.
-const SEARCH_LIMIT: &str = "50";
 
 /// A trace as one or more waits left it.
 pub(super) struct Polled {
@@ -126,7 +120,7 @@ impl TraceSource {
                 "tracelab expect: {} has no /tracelab/v1 long-poll (not a tracelab store; Grafana \
                  Tempo?): asking its Tempo API every {} instead",
                 self.base,
-                humantime::format_duration(POLL_EVERY)
+                humantime::format_duration(tempo::POLL_EVERY)
             );
         }
         Ok(())
@@ -209,105 +203,6 @@ impl TraceSource {
         }
     }
 
-    /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`] until a trace matches or
-    /// `deadline` passes; of the matches, the one that started last.
-    async fn newest_by_polling(
-        &self,
-        query: &str,
-        deadline: Instant,
-    ) -> anyhow::Result<Option<TraceId>> {
-        let url = format!("{}/api/search", self.base);
-        loop {
-            let response = self
-                .http
-                .get(&url)
-                .query(&[("q", query), ("limit", SEARCH_LIMIT)])
-                .send()
-                .await
-                .with_context(|| self.unreachable())?;
-            let status = response.status();
-            if !status.is_success() {
-                let body = response.text().await.unwrap_or_default();
-                bail!("the store answered {status} to the search: {}", body.trim());
-            }
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .context("the store's search answer is not JSON")?;
-            let newest = body["traces"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .max_by_key(|t| {
-                    t["startTimeUnixNano"]
-                        .as_str()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .unwrap_or(0)
-                });
-            if let Some(id) = newest.and_then(|t| t["traceID"].as_str()) {
-                return Ok(Some(crate::viewer::parse_trace_id(id)?));
-            }
-            if !pause(deadline).await {
-                return Ok(None);
-            }
-        }
-    }
-
-    /// Tempo's `GET /api/traces/{id}`, asked every [`POLL_EVERY`] until the trace has `spans`
-    /// spans, or (without `spans`) has settled by the store's rules, or `deadline` passes.
-    async fn wait_by_polling(
-        &self,
-        id: TraceId,
-        spans: Option<usize>,
-        deadline: Instant,
-    ) -> anyhow::Result<Polled> {
-        let url = format!("{}/api/traces/{id}", self.base);
-        // Only the deadline gives up: `judge` then never says `Incomplete` before it.
-        let rules = SettleRules {
-            give_up: Duration::from_secs(24 * 3600),
-            ..SettleRules::default()
-        };
-        let mut settling = Settling::new(Instant::now());
-        let mut last = None;
-        loop {
-            let response = self
-                .http
-                .get(&url)
-                .header("Accept", "application/protobuf")
-                .send()
-                .await
-                .with_context(|| self.unreachable())?;
-            // Tempo answers 404 until a span of the trace is in.
-            let trace = match response.status() {
-                StatusCode::NOT_FOUND => None,
-                status if status.is_success() => decode(id, response).await?,
-                status => {
-                    let body = response.text().await.unwrap_or_default();
-                    bail!("the store answered {status}: {}", body.trim())
-                }
-            };
-            if let Some(trace) = trace {
-                let ready = match spans {
-                    Some(n) => trace.spans.len() >= n,
-                    None => settling.judge(&trace, &rules, Instant::now()) == Settled::Complete,
-                };
-                if ready {
-                    return Ok(Polled {
-                        trace: Some(trace),
-                        timed_out: false,
-                    });
-                }
-                last = Some(trace);
-            }
-            if !pause(deadline).await {
-                return Ok(Polled {
-                    trace: last,
-                    timed_out: true,
-                });
-            }
-        }
-    }
-
     fn unreachable(&self) -> String {
         format!(
             "cannot reach the trace store at {} (see --store)",
@@ -332,14 +227,4 @@ fn left(deadline: Instant) -> Duration {
     deadline
         .saturating_duration_since(Instant::now())
         .min(POLL_AT_MOST)
-}
-
-/// Sleeps [`POLL_EVERY`] (less if `deadline` is nearer); `false` when the deadline has passed.
-async fn pause(deadline: Instant) -> bool {
-    let now = Instant::now();
-    if now >= deadline {
-        return false;
-    }
-    tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
-    true
 }

@@ -1,0 +1,130 @@
+//! The waits of `tracelab expect` against a store without our long-polls (Grafana Tempo):
+//! Tempo's own API, asked every [`POLL_EVERY`] until the trace is ready or the deadline passes.
+//! Polling is the only way here; our store's long-polls (the parent module) wake on ingest.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use reqwest::StatusCode;
+use trace_expect::TraceId;
+use trace_store::settle::{SettleRules, Settled, Settling};
+
+use super::{Polled, TraceSource, decode};
+
+/// How often a store without the long-polls is asked again.
+pub(super) const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// How many search results are compared to find the newest match: Tempo returns matches in
+/// the order it finds them, not newest first.
+const SEARCH_LIMIT: &str = "50";
+
+impl TraceSource {
+    /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`] until a trace matches or
+    /// `deadline` passes; of the matches, the one that started last.
+    pub(super) async fn newest_by_polling(
+        &self,
+        query: &str,
+        deadline: Instant,
+    ) -> anyhow::Result<Option<TraceId>> {
+        let url = format!("{}/api/search", self.base);
+        loop {
+            let response = self
+                .http
+                .get(&url)
+                .query(&[("q", query), ("limit", SEARCH_LIMIT)])
+                .send()
+                .await
+                .with_context(|| self.unreachable())?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                bail!("the store answered {status} to the search: {}", body.trim());
+            }
+            let body: serde_json::Value = response
+                .json()
+                .await
+                .context("the store's search answer is not JSON")?;
+            let newest = body["traces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .max_by_key(|t| {
+                    t["startTimeUnixNano"]
+                        .as_str()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(0)
+                });
+            if let Some(id) = newest.and_then(|t| t["traceID"].as_str()) {
+                return Ok(Some(crate::viewer::parse_trace_id(id)?));
+            }
+            if !pause(deadline).await {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Tempo's `GET /api/traces/{id}`, asked every [`POLL_EVERY`] until the trace has `spans`
+    /// spans, or (without `spans`) has settled by the store's rules, or `deadline` passes.
+    pub(super) async fn wait_by_polling(
+        &self,
+        id: TraceId,
+        spans: Option<usize>,
+        deadline: Instant,
+    ) -> anyhow::Result<Polled> {
+        let url = format!("{}/api/traces/{id}", self.base);
+        // Only the deadline gives up: `judge` then never says `Incomplete` before it.
+        let rules = SettleRules {
+            give_up: Duration::from_secs(24 * 3600),
+            ..SettleRules::default()
+        };
+        let mut settling = Settling::new(Instant::now());
+        let mut last = None;
+        loop {
+            let response = self
+                .http
+                .get(&url)
+                .header("Accept", "application/protobuf")
+                .send()
+                .await
+                .with_context(|| self.unreachable())?;
+            // Tempo answers 404 until a span of the trace is in.
+            let trace = match response.status() {
+                StatusCode::NOT_FOUND => None,
+                status if status.is_success() => decode(id, response).await?,
+                status => {
+                    let body = response.text().await.unwrap_or_default();
+                    bail!("the store answered {status}: {}", body.trim())
+                }
+            };
+            if let Some(trace) = trace {
+                let ready = match spans {
+                    Some(n) => trace.spans.len() >= n,
+                    None => settling.judge(&trace, &rules, Instant::now()) == Settled::Complete,
+                };
+                if ready {
+                    return Ok(Polled {
+                        trace: Some(trace),
+                        timed_out: false,
+                    });
+                }
+                last = Some(trace);
+            }
+            if !pause(deadline).await {
+                return Ok(Polled {
+                    trace: last,
+                    timed_out: true,
+                });
+            }
+        }
+    }
+}
+
+/// Sleeps [`POLL_EVERY`] (less if `deadline` is nearer); `false` when the deadline has passed.
+async fn pause(deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
+    true
+}

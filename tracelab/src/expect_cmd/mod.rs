@@ -2,7 +2,7 @@
 //! HTTP (the lab, `tracelab store`, or a test's store), waits for the trace with the store's
 //! long-poll (`/tracelab/v1/traces/{id}/settled`), and compares it with a shape file using the
 //! `trace-expect` crate, so the words of a failure are the Rust API's. Against Grafana Tempo,
-//! which has no long-poll, it polls Tempo's own API instead ([`source`]).
+//! which has no long-poll, it polls Tempo's own API instead (`source.rs`).
 //!
 //! Exit codes: 0 the trace matches; 1 it does not (the diff on stdout), or it did not arrive
 //! within `--wait`; 2 a bad shape file, bad arguments, or a store that cannot be reached.

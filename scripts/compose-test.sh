@@ -3,7 +3,9 @@
 # locally built images (scripts/build-images.sh --engine podman): app-a,
 # app-b, app-c and the store, with a fresh TRACELAB_TOKEN; then
 # scripts/smoke-test.sh compose (the seed's text, the 5-span trace read back
-# with the token). Grafana is not started (it is not built or run here).
+# with the token), and examples/shell/expect-chain.sh (the trace checked
+# against the seed chain's shape with tracelab expect). Grafana is not
+# started (it is not built or run here).
 # The project and its network are removed at the end, also on failure.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -18,7 +20,8 @@ Usage: scripts/compose-test.sh [--help]
 
 Installs podman-compose ${PODMAN_COMPOSE_VERSION} (PyPI) into ${TOOLS_DIR#"${REPO_ROOT}/"}/venv on first
 use; needs the images tracelab/{app-a,app-b,app-c,tracelab}:${LOCAL_IMAGE_TAG} in podman's
-store (scripts/build-images.sh --engine podman).
+store (scripts/build-images.sh --engine podman), and a tracelab binary for "tracelab expect":
+TRACELAB, else target/debug/tracelab, else target/release/tracelab.
 USAGE
 }
 parse_help_only "$@"
@@ -83,3 +86,19 @@ status="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${QUERY_HOST_
 log "the store refuses a query without TRACELAB_TOKEN (401)"
 
 "${REPO_ROOT}/scripts/smoke-test.sh" compose
+
+# The check a CI job in any language runs: the shell example's curl with a trace id of its own,
+# then `tracelab expect` on the seed chain's shape file, with the store's token.
+tracelab_bin="${TRACELAB:-}"
+if [[ -z "${tracelab_bin}" ]]; then
+  for candidate in "${REPO_ROOT}/target/debug/tracelab" "${REPO_ROOT}/target/release/tracelab"; do
+    if [[ -x "${candidate}" ]]; then
+      tracelab_bin="${candidate}"
+      break
+    fi
+  done
+fi
+[[ -n "${tracelab_bin}" ]] || die "no tracelab binary to run expect with: cargo build -p tracelab, or set TRACELAB"
+APP_A_URL="http://127.0.0.1:${APP_A_HOST_PORT}" TRACELAB_STORE="http://127.0.0.1:${QUERY_HOST_PORT}" \
+  TRACELAB="${tracelab_bin}" WAIT=60s TRACELAB_COLOR=never "${REPO_ROOT}/examples/shell/expect-chain.sh"
+log "examples/shell/expect-chain.sh with ${tracelab_bin#"${REPO_ROOT}/"}: the trace has the seed chain's shape"

@@ -12,7 +12,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-shape="${here}/../../tracelab/tests/shapes/chain.yaml"
+shape="$(cd "${here}/../.." && pwd)/tracelab/tests/shapes/chain.yaml"
 : "${APP_A_URL:=http://127.0.0.1:5000}"
 : "${TRACELAB_STORE:=http://127.0.0.1:3200}"
 : "${WAIT:=15s}"

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 use trace_store::settle::{self, Reached, Until};
-use trace_store::{Config, Listeners, ServeError, Store, TimeWindow, Trace, TraceId};
+use trace_store::{Config, Listeners, Store, TimeWindow, Trace, TraceId};
 
 use crate::failure::{Arrival, Failure, FailureKind, judge, round};
 use crate::record::{self, Snapshot};
@@ -27,9 +27,13 @@ pub const MAX_SPANS: usize = 100_000;
 pub const DEFAULT_QUIET: Duration = Duration::from_millis(800);
 
 /// A trace store running in this process on loopback ports picked by the system, with its
-/// OTLP/HTTP and OTLP/gRPC endpoints and the query URL. Dropping it stops the store.
+/// OTLP/HTTP and OTLP/gRPC endpoints and the query URL. Dropping it stops the store and closes
+/// its ports before `drop` returns.
 ///
-/// It needs a tokio runtime (`#[tokio::test]`).
+/// Its waits need a tokio runtime (`#[tokio::test]`, either flavour). The store itself serves
+/// from a runtime on threads of its own, so it answers whatever the test's runtime is doing:
+/// in a single-threaded test that calls the SDK's blocking `force_flush()` or `shutdown()`,
+/// the export they wait for still reaches it.
 #[derive(Debug)]
 pub struct TestStore {
     store: Store,
@@ -37,15 +41,30 @@ pub struct TestStore {
     otlp_grpc: SocketAddr,
     query: SocketAddr,
     quiet: Duration,
-    server: JoinHandle<Result<(), ServeError>>,
+    /// Held for its `Drop`, which stops the store.
+    _server: Server,
 }
 
-impl Drop for TestStore {
+/// The thread that runs the store's own runtime, and the signal that stops it.
+#[derive(Debug)]
+struct Server {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
     fn drop(&mut self) {
-        // Aborting drops the listeners: the ports close, and nothing outlives the test.
-        self.server.abort();
+        // Closing the channel stops the server; the thread then drops its runtime, which
+        // closes the listeners and every connection, so nothing outlives the test.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
+
+/// How long a stopping store's runtime waits for blocking work (a long query) to end.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 impl TestStore {
     /// Starts a store; panics if it cannot bind loopback ports (use [`TestStore::try_start`]
@@ -56,28 +75,33 @@ impl TestStore {
             .unwrap_or_else(|e| panic!("cannot start a test trace store: {e}"))
     }
 
-    /// Starts a store, or says why it could not bind.
+    /// Starts a store, or says why it could not bind its ports or start its runtime.
     pub async fn try_start() -> std::io::Result<Self> {
         let config = Config {
             max_spans: MAX_SPANS,
             ..Config::ephemeral()
         };
-        let listeners = Listeners::bind(&config).await?;
-        let otlp_http = listeners.otlp_http.local_addr()?;
-        let otlp_grpc = listeners.otlp_grpc.local_addr()?;
-        let query = listeners.query.local_addr()?;
         let store = Store::new(config.max_spans);
+        let (ready, bound) = oneshot::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
         let serving = store.clone();
-        let server = tokio::spawn(async move {
-            trace_store::serve(listeners, serving, &config, std::future::pending()).await
-        });
+        let thread = std::thread::Builder::new()
+            .name("trace-expect-store".to_owned())
+            .spawn(move || serve_on_own_runtime(config, serving, ready, stopped))?;
+        let server = Server {
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        let [otlp_http, otlp_grpc, query] = bound
+            .await
+            .map_err(|_| std::io::Error::other("the test store's thread ended at start"))??;
         Ok(TestStore {
             store,
             otlp_http,
             otlp_grpc,
             query,
             quiet: DEFAULT_QUIET,
-            server,
+            _server: server,
         })
     }
 
@@ -292,6 +316,59 @@ impl TestStore {
             Err(error) => panic!("{error}"),
         }
     }
+}
+
+/// The body of the store's thread: a runtime of its own, the listeners bound on it (their
+/// addresses, or why not, go to `ready`), then the store served until `stop` closes.
+fn serve_on_own_runtime(
+    config: Config,
+    store: Store,
+    ready: oneshot::Sender<std::io::Result<[SocketAddr; 3]>>,
+    stop: oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("trace-expect-store")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let bound = Listeners::bind(&config).await.and_then(|listeners| {
+            let addresses = [
+                listeners.otlp_http.local_addr()?,
+                listeners.otlp_grpc.local_addr()?,
+                listeners.query.local_addr()?,
+            ];
+            Ok((listeners, addresses))
+        });
+        let listeners = match bound {
+            Ok((listeners, addresses)) => {
+                if ready.send(Ok(addresses)).is_err() {
+                    return; // the caller is gone
+                }
+                listeners
+            }
+            Err(error) => {
+                let _ = ready.send(Err(error));
+                return;
+            }
+        };
+        tokio::select! {
+            served = trace_store::serve(listeners, store, &config, std::future::pending()) => {
+                if let Err(error) = served {
+                    eprintln!("trace-expect: the test store stopped serving: {error}");
+                }
+            }
+            _ = stop => {}
+        }
+    });
+    runtime.shutdown_timeout(STOP_GRACE);
 }
 
 /// The failure of a wait that ran out of time; `wanted` is the span count awaited, if any.

@@ -55,3 +55,26 @@ async fn a_failing_request_is_caught_with_a_readable_diff() {
     assert!(text.contains("status error, expected unset"), "{text}");
     assert!(text.contains("is int 500, expected int 200"), "{text}");
 }
+
+/// A plain `#[tokio::test]` runs on one thread, and the SDK's `force_flush()` blocks that
+/// thread until the export is done. The kit serves from threads of its own, so the export
+/// still reaches it: flushing is a way to have every span in before asserting.
+#[tokio::test]
+async fn flushing_in_a_single_threaded_test_reaches_the_kit() {
+    let kit = TestStore::start().await;
+    let (service, provider) = spawn_service(&kit).await;
+    reqwest::get(format!("{service}/hello/flush"))
+        .await
+        .unwrap();
+
+    provider
+        .force_flush()
+        .expect("the spans reach the kit while this thread waits");
+    // Already there: no time to wait is needed.
+    let query = r#"{ span.url.path = "/hello/flush" }"#;
+    let traces = kit
+        .wait_for(query, 1, Duration::ZERO)
+        .await
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(traces[0].spans.len(), 2);
+}

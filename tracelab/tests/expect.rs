@@ -51,9 +51,7 @@ fn expect(store: &StoreProcess, path: &std::path::Path, args: &[&str]) -> (i32, 
         .env_remove("TRACELAB_TOKEN")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code().unwrap_or(-1), text)
+    support::code_and_text(&output)
 }
 
 const ID: &str = "ababababababababababababababab01";
@@ -306,9 +304,7 @@ fn the_shell_example_checks_a_real_labs_trace() {
             .env_remove("TRACELAB_TOKEN")
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.code().unwrap_or(-1), text)
+        support::code_and_text(&output)
     };
 
     let (code, text) = run(&ports[4]);

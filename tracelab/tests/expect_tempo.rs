@@ -133,9 +133,7 @@ fn shape_file() -> &'static std::path::Path {
 /// Exit code and everything printed.
 async fn finish(child: tokio::process::Child) -> (i32, String) {
     let output = child.wait_with_output().await.unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code().unwrap_or(-1), text)
+    support::code_and_text(&output)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,5 +17,5 @@ mod store;
 
 pub use chain::{Chain, ChainOptions, Next, ServiceProcess, chain_order, fake_server};
 pub use lab::{free_port, start_lab};
-pub use process::{DEADLINE, Process, eventually, open_fds};
+pub use process::{DEADLINE, Process, code_and_text, eventually, open_fds};
 pub use store::{Any, FlatSpan, StoreProcess, i, s};

@@ -206,3 +206,11 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A finished command's exit code (-1 if a signal ended it) and its stdout then stderr, as
+/// the tests of exit codes and messages read them.
+pub fn code_and_text(output: &std::process::Output) -> (i32, String) {
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), text)
+}

@@ -123,9 +123,7 @@ impl StoreProcess {
             .env_remove("TRACELAB_TOKEN")
             .output()
             .expect("tracelab runs");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.code().unwrap_or(-1), text)
+        super::code_and_text(&output)
     }
 
     /// Asserts that trace `trace_id` has the shape in `tests/shapes/{shape}`, waiting for it.

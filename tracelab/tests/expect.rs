@@ -319,3 +319,46 @@ fn the_shell_example_checks_a_real_labs_trace() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("cannot reach the trace store"), "{text}");
 }
+
+/// `-` reads the shape from standard input: a match exits 0, a bad shape or one past the size
+/// limit exits 2 and says where it came from.
+#[test]
+fn a_shape_on_standard_input_is_read() {
+    use std::io::Write as _;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (store, _path) = runtime.block_on(setup(&chain(), |s| s));
+    let with_stdin = |input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
+            .args([
+                "expect", "-", "--trace", ID, "--wait", "5s", "--color", "never",
+            ])
+            .args(["--store", &format!("http://{}", store.query)])
+            .env_remove("TRACELAB_TOKEN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A write can fail once the command has refused the input and closed its end.
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        support::code_and_text(&child.wait_with_output().unwrap())
+    };
+
+    let (code, text) = with_stdin(CHAIN_SHAPE);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("matches the shape on standard input (5 spans)"),
+        "{text}"
+    );
+
+    let (code, text) = with_stdin("root:\n  kind: sideways\n");
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("standard input") && text.contains("sideways"),
+        "{text}"
+    );
+
+    let (code, text) = with_stdin(&format!("# {}\n", "x".repeat(1 << 20)));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("more than the 1048576 allowed"), "{text}");
+}

@@ -10,12 +10,14 @@
 
 mod source;
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Args};
+use trace_expect::shape::MAX_SHAPE_BYTES;
 use trace_expect::{Arrival, Failure, FailureKind, Shape};
 
 use crate::cli::{ColorChoice, StoreUrl};
@@ -36,11 +38,12 @@ is polled every 500ms.
 
 Examples:
   tracelab expect chain.yaml --trace 4bf92f3577b34da6a3ce929d0e0e4736
+  generate-shape | tracelab expect - --trace 4bf92f3577b34da6a3ce929d0e0e4736
   tracelab expect chain.yaml --query '{ resource.service.name = \"app-c\" }' --wait 30s
   tracelab expect --record 4bf92f3577b34da6a3ce929d0e0e4736 > chain.yaml"
 )]
 pub struct ExpectArgs {
-    /// The shape file (YAML; `docs/shape.schema.json` describes it).
+    /// The shape file (YAML; `docs/shape.schema.json` describes it), or `-` for standard input.
     #[arg(required_unless_present = "record", conflicts_with = "record")]
     pub shape: Option<PathBuf>,
     /// The trace to check (hex id).
@@ -124,7 +127,7 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
         return Ok(None);
     }
     let path = args.shape.as_ref().context("a shape file is required")?;
-    let shape = Shape::from_file(path)?;
+    let shape = read_shape(path)?;
     let (id, query) = match (&args.trace, &args.query) {
         (Some(raw), _) => (crate::viewer::parse_trace_id(raw)?, None),
         (None, Some(query)) => match store.newest(query, deadline).await? {
@@ -167,11 +170,12 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
                 });
                 println!("{json}");
             } else {
-                println!(
-                    "trace {id} matches {} ({} spans)",
-                    path.display(),
-                    comparison.spans
-                );
+                let name = if path == Path::new("-") {
+                    "the shape on standard input".to_owned()
+                } else {
+                    path.display().to_string()
+                };
+                println!("trace {id} matches {name} ({} spans)", comparison.spans);
             }
             Ok(None)
         }
@@ -180,6 +184,20 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
             None => failure,
         })),
     }
+}
+
+/// The shape in the file at `path`, or on standard input for `-` (read up to one byte past
+/// the size limit, so a larger input is refused rather than held).
+fn read_shape(path: &Path) -> anyhow::Result<Shape> {
+    if path != Path::new("-") {
+        return Ok(Shape::from_file(path)?);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .take(MAX_SHAPE_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .context("cannot read the shape from standard input")?;
+    Shape::from_yaml(&text).context("standard input")
 }
 
 fn arrival(polled: &Polled, waited: Duration) -> Arrival<'_> {

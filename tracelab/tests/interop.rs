@@ -324,6 +324,8 @@ async fn the_seed_stack_exports_to_our_store() {
     let trace_id = chain.store.only_trace_id().await;
     let spans = chain.store.wait_for_trace(&trace_id, 5).await;
     chain.check_trace(&spans);
+    // The same trace, checked as a Python project's CI would: `tracelab expect` on its shape.
+    chain.store.assert_shape("seed-python.yaml", &trace_id);
 
     // Listed by search, under the Python root.
     let query = chain.store.query;

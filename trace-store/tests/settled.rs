@@ -167,6 +167,50 @@ async fn the_newest_match_long_poll_answers_when_a_trace_matches() {
     }
 }
 
+/// `quiet`: the newest match only once no newer one has come for that long, so a request sent
+/// just before asking is not missed for the previous match.
+#[tokio::test]
+async fn the_newest_match_waits_for_quiet_when_asked() {
+    let app = TestApp::spawn().await;
+    app.export(&request("svc", vec![span(1, 1, None, "wanted", 10, 20)]))
+        .await;
+    let ask = {
+        let (client, base) = (app.client.clone(), app.query_url.clone());
+        move || {
+            let (client, base) = (client.clone(), base.clone());
+            async move {
+                let started = Instant::now();
+                let url = newest_url(&base, Some(r#"{ name = "wanted" }"#), "20s") + "&quiet=1s";
+                let response = client.get(url).send().await.unwrap();
+                let status = response.status().as_u16();
+                let body: serde_json::Value = response.json().await.unwrap();
+                (status, body["traceID"].clone(), started.elapsed())
+            }
+        }
+    };
+
+    // A lone match is answered once it has been the newest for the quiet period.
+    let (status, id, took) = ask().await;
+    assert_eq!((status, id), (200, hex::encode(trace_id(1)).into()));
+    assert!(took >= Duration::from_secs(1), "answered after {took:?}");
+
+    // A newer match arriving while it waits is the answer.
+    let waiting = tokio::spawn(ask());
+    app.export(&request("svc", vec![span(2, 1, None, "wanted", 50, 60)]))
+        .await;
+    let (status, id, took) = waiting.await.unwrap();
+    assert_eq!((status, id), (200, hex::encode(trace_id(2)).into()));
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+
+    let response = app
+        .client
+        .get(newest_url(&app.query_url, Some("{ }"), "1s") + "&quiet=11s")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "quiet is at most 10 s");
+}
+
 fn newest_url(base: &str, query: Option<&str>, timeout: &str) -> String {
     let mut url = format!("{base}/tracelab/v1/search/newest?timeout={timeout}");
     if let Some(query) = query {

@@ -1,14 +1,23 @@
 //! Our own extension, beside `settled.rs`: a long-poll for the newest trace a TraceQL query
 //! matches, so `tracelab expect --query` waits for a trace without polling search.
 //!
-//! `GET /tracelab/v1/search/newest?q=TRACEQL&timeout=10s` answers `{"traceID": "…"}` (32 hex
-//! digits) at once if a trace matches (the latest start, as `with(most_recent=true)` picks),
-//! else as soon as spans arrive that make one match; 504 with `{"traceID": null}` when
-//! `timeout` (default 10 s, at most 25 s, like `settled`) passes first. A query that does not
-//! parse: 400 with the reason.
+//! `GET /tracelab/v1/search/newest?q=TRACEQL&quiet=800ms&timeout=10s` answers `{"traceID": "…"}`
+//! (32 hex digits) with the matching trace that started last (as `with(most_recent=true)`
+//! picks):
+//!
+//! - without `quiet`, at once if a trace matches, else as soon as spans arrive that make one
+//!   match;
+//! - with `quiet` (at most 10 s, like `settled`), once no newer match has arrived for that long.
+//!   A script that sends a request and then asks at once would otherwise get the previous
+//!   matching trace, because the new one's spans are still in the exporters' batches.
+//!
+//! 504 with `{"traceID": null}` when `timeout` (default 10 s, at most 25 s, like `settled`)
+//! passes with no match; at the timeout, a match found while waiting for quiet is answered. A
+//! query that does not parse: 400 with the reason.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -16,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::settled::{DEFAULT_TIMEOUT, MAX_TIMEOUT, parse_duration};
+use super::settled::{DEFAULT_TIMEOUT, MAX_QUIET, MAX_TIMEOUT, parse_duration};
 use super::{ApiError, off_the_workers};
 use crate::model::{TimeWindow, TraceId};
 use crate::store::Store;
@@ -41,6 +50,8 @@ async fn answer(store: Store, params: HashMap<String, String>) -> Result<Respons
     );
     let timeout = parse_duration(&params, "timeout", DEFAULT_TIMEOUT, MAX_TIMEOUT)
         .map_err(ApiError::BadRequest)?;
+    let quiet = parse_duration(&params, "quiet", Duration::ZERO, MAX_QUIET)
+        .map_err(ApiError::BadRequest)?;
     let found = |id: Option<TraceId>| {
         let status = if id.is_some() {
             StatusCode::OK
@@ -54,37 +65,63 @@ async fn answer(store: Store, params: HashMap<String, String>) -> Result<Respons
     // Subscribe before the first look, so a trace that arrives during it is not missed.
     let mut updates = store.subscribe();
     let deadline = tokio::time::Instant::now() + timeout;
+    // The newest match so far, (start, id), and when it counts as settled.
+    let mut newest: Option<(u64, TraceId)> = None;
+    let mut quiet_until = deadline;
     let mut rescan = true;
     loop {
         if rescan {
             // A scan of the whole store is CPU work: off the async workers, as search is.
             let (store, query) = (store.clone(), Arc::clone(&query));
-            let newest = off_the_workers(move || {
+            let scanned = off_the_workers(move || {
                 store
                     .most_recent(TimeWindow::ALL, 1, |trace| {
-                        (!query.evaluate(&**trace).is_empty()).then_some(trace.id)
+                        (!query.evaluate(&**trace).is_empty())
+                            .then_some((trace.start_unix_nano(), trace.id))
                     })
                     .results
             })
             .await?;
-            if let Some(id) = newest.first() {
-                return Ok(found(Some(*id)));
+            if let Some(&found) = scanned.first() {
+                if newest.is_none_or(|(_, id)| id != found.1) {
+                    quiet_until = tokio::time::Instant::now() + quiet;
+                }
+                newest = Some(found);
             }
             rescan = false;
         }
+        if let Some((_, id)) = newest
+            && (quiet.is_zero() || tokio::time::Instant::now() >= quiet_until)
+        {
+            return Ok(found(Some(id)));
+        }
+        let settles = newest.is_some();
         tokio::select! {
-            () = tokio::time::sleep_until(deadline) => return Ok(found(None)),
+            () = tokio::time::sleep_until(deadline) => return Ok(found(newest.map(|(_, id)| id))),
+            () = tokio::time::sleep_until(quiet_until), if settles => {}
             update = updates.recv() => match update {
                 Ok(id) => {
-                    let matches = store
+                    let start = store
                         .trace(&id)
-                        .is_some_and(|trace| !query.evaluate(&*trace).is_empty());
-                    if matches {
-                        return Ok(found(Some(id)));
+                        .filter(|trace| !query.evaluate(&**trace).is_empty())
+                        .map(|trace| trace.start_unix_nano());
+                    if let Some(start) = start {
+                        if quiet.is_zero() {
+                            return Ok(found(Some(id)));
+                        }
+                        match newest {
+                            // More spans of the newest match: its start may move earlier.
+                            Some((_, newest_id)) if newest_id == id => newest = Some((start, id)),
+                            Some(kept) if (start, id) < kept => {}
+                            _ => {
+                                newest = Some((start, id));
+                                quiet_until = tokio::time::Instant::now() + quiet;
+                            }
+                        }
                     }
                 }
                 Err(RecvError::Lagged(_)) => rescan = true,
-                Err(RecvError::Closed) => return Ok(found(None)),
+                Err(RecvError::Closed) => return Ok(found(newest.map(|(_, id)| id))),
             },
         }
     }

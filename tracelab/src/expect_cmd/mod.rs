@@ -23,6 +23,9 @@ use trace_expect::{Arrival, Failure, FailureKind, Shape};
 use crate::cli::{ColorChoice, StoreUrl};
 use source::{Polled, TraceSource};
 
+/// The longest `--quiet` accepted: the store's own bound on it.
+const MAX_QUIET: Duration = Duration::from_secs(10);
+
 /// The longest `--wait` accepted.
 const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
 
@@ -49,9 +52,15 @@ pub struct ExpectArgs {
     /// The trace to check (hex id).
     #[arg(long)]
     pub trace: Option<String>,
-    /// A TraceQL query: the newest matching trace is checked.
+    /// A TraceQL query: the newest matching trace is checked, once no newer match has arrived
+    /// for --quiet.
     #[arg(long)]
     pub query: Option<String>,
+    /// With --query: how long no newer match must arrive before the newest is chosen (at most
+    /// 10s). A request sent just before is otherwise missed while its spans sit in the
+    /// exporters' batches: set it above their batch delay (the SDKs' default is 5s).
+    #[arg(long, default_value = "1s", value_parser = parse_quiet)]
+    pub quiet: Duration,
     /// Print the shape of this stored trace (ids and times left out) instead of checking.
     #[arg(long, value_name = "ID")]
     pub record: Option<String>,
@@ -67,6 +76,15 @@ pub struct ExpectArgs {
     /// When to colour the diff.
     #[arg(long, env = "TRACELAB_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// `--quiet`: a duration like `1s`, at most [`MAX_QUIET`].
+fn parse_quiet(text: &str) -> Result<Duration, String> {
+    let quiet = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if quiet > MAX_QUIET {
+        return Err(format!("at most {}", humantime::format_duration(MAX_QUIET)));
+    }
+    Ok(quiet)
 }
 
 /// `--wait`: a duration like `10s`, at most [`MAX_WAIT`].
@@ -130,7 +148,7 @@ async fn expect(args: &ExpectArgs) -> anyhow::Result<Option<Failure>> {
     let shape = read_shape(path)?;
     let (id, query) = match (&args.trace, &args.query) {
         (Some(raw), _) => (crate::viewer::parse_trace_id(raw)?, None),
-        (None, Some(query)) => match store.newest(query, deadline).await? {
+        (None, Some(query)) => match store.newest(query, args.quiet, deadline).await? {
             Some(id) => (id, Some(query.as_str())),
             None => {
                 let headline = format!(

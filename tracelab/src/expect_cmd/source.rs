@@ -64,20 +64,21 @@ impl TraceSource {
         })
     }
 
-    /// The newest trace `query` matches, waiting for one until `deadline`; `None` if none
-    /// matched in time.
+    /// The newest trace `query` matches once no newer match has arrived for `quiet`, waiting
+    /// for one until `deadline`; `None` if none matched in time.
     pub(super) async fn newest(
         &self,
         query: &str,
+        quiet: Duration,
         deadline: Instant,
     ) -> anyhow::Result<Option<TraceId>> {
         if !self.tempo.load(Ordering::Relaxed) {
-            match self.newest_long_poll(query, deadline).await? {
+            match self.newest_long_poll(query, quiet, deadline).await? {
                 LongPoll::Answered(id) => return Ok(id),
                 LongPoll::NotHere => self.switch_to_tempo().await?,
             }
         }
-        self.newest_by_polling(query, deadline).await
+        self.newest_by_polling(query, quiet, deadline).await
     }
 
     /// Trace `id` once it has `spans` spans (or, with `None`, once it settled: nothing missing
@@ -130,15 +131,18 @@ impl TraceSource {
     async fn newest_long_poll(
         &self,
         query: &str,
+        quiet: Duration,
         deadline: Instant,
     ) -> anyhow::Result<LongPoll<Option<TraceId>>> {
         let url = format!("{}/tracelab/v1/search/newest", self.base);
         loop {
             let timeout = format!("{}ms", left(deadline).as_millis());
-            let request = self
-                .http
-                .get(&url)
-                .query(&[("q", query), ("timeout", &timeout)]);
+            let quiet = format!("{}ms", quiet.as_millis());
+            let request = self.http.get(&url).query(&[
+                ("q", query),
+                ("timeout", &timeout),
+                ("quiet", &quiet),
+            ]);
             let Some(response) = self.long_poll(request).await? else {
                 return Ok(LongPoll::NotHere);
             };

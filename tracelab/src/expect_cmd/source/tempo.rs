@@ -19,14 +19,18 @@ pub(super) const POLL_EVERY: Duration = Duration::from_millis(500);
 const SEARCH_LIMIT: &str = "50";
 
 impl TraceSource {
-    /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`] until a trace matches or
-    /// `deadline` passes; of the matches, the one that started last.
+    /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`]; of the matches, the one that
+    /// started last, once it has stayed the newest for `quiet` (or at `deadline`, if one
+    /// matched by then).
     pub(super) async fn newest_by_polling(
         &self,
         query: &str,
+        quiet: Duration,
         deadline: Instant,
     ) -> anyhow::Result<Option<TraceId>> {
         let url = format!("{}/api/search", self.base);
+        // The newest match so far, and since when it has been the newest.
+        let mut newest: Option<(TraceId, Instant)> = None;
         loop {
             let response = self
                 .http
@@ -44,7 +48,7 @@ impl TraceSource {
                 .json()
                 .await
                 .context("the store's search answer is not JSON")?;
-            let newest = body["traces"]
+            let found = body["traces"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -54,11 +58,19 @@ impl TraceSource {
                         .and_then(|s| s.parse::<u64>().ok())
                         .unwrap_or(0)
                 });
-            if let Some(id) = newest.and_then(|t| t["traceID"].as_str()) {
-                return Ok(Some(crate::viewer::parse_trace_id(id)?));
+            if let Some(raw) = found.and_then(|t| t["traceID"].as_str()) {
+                let id = crate::viewer::parse_trace_id(raw)?;
+                let since = match newest {
+                    Some((kept, since)) if kept == id => since,
+                    _ => Instant::now(),
+                };
+                if since.elapsed() >= quiet {
+                    return Ok(Some(id));
+                }
+                newest = Some((id, since));
             }
             if !pause(deadline).await {
-                return Ok(None);
+                return Ok(newest.map(|(id, _)| id));
             }
         }
     }

@@ -1,7 +1,10 @@
-//! `tracelab expect` against a store without our long-polls, as Grafana Tempo is: a store
-//! process behind a proxy that answers 404 under `/tracelab/` and passes everything else
-//! through, so only Tempo's API (`/api/echo`, `/api/traces/{id}`, `/api/search`) is left.
-//! No real Tempo runs here; this checks the fallback against the store's Tempo-compatible API.
+//! `tracelab expect` against a store process behind a proxy of the test's own, which says when
+//! the command asks, and which can hide our long-polls:
+//!
+//! - as Grafana Tempo: 404 under `/tracelab/`, everything else passed through, so only Tempo's
+//!   API (`/api/echo`, `/api/traces/{id}`, `/api/search`) is left. No real Tempo runs here;
+//!   this checks the fallback against the store's Tempo-compatible API;
+//! - as itself, to send a newer trace right after `--query` first asked.
 
 mod support;
 
@@ -22,18 +25,23 @@ use support::StoreProcess;
 
 const ID: &str = "ababababababababababababababab01";
 
-/// The proxy's upstream, and how many trace fetches it passed on.
+/// The proxy's upstream, whether it hides the long-polls, and what the command asked.
 #[derive(Clone)]
 struct Upstream {
     base: String,
+    as_tempo: bool,
     trace_fetches: Arc<AtomicUsize>,
     fetched: Arc<tokio::sync::Notify>,
+    searched: Arc<tokio::sync::Notify>,
 }
 
-/// Tempo's side of the store only: 404 for our extension, everything else passed on.
+/// The store's API passed on; as Tempo, 404 for our extension.
 async fn forward(State(upstream): State<Upstream>, request: Request) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/tracelab/") {
+    if path.starts_with("/api/search") || path.starts_with("/tracelab/v1/search/") {
+        upstream.searched.notify_waiters();
+    }
+    if upstream.as_tempo && path.starts_with("/tracelab/") {
         return StatusCode::NOT_FOUND.into_response();
     }
     let is_trace_fetch = path.starts_with("/api/traces/");
@@ -61,20 +69,27 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     (status, [(CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// A store with `spans` as trace 1, and a proxy that hides its long-polls.
-struct TempoLike {
+/// A store with `spans` as trace 1, behind the proxy.
+struct Proxied {
     store: StoreProcess,
     url: String,
     upstream: Upstream,
 }
 
-impl TempoLike {
+impl Proxied {
+    /// As Tempo: the long-polls hidden.
     async fn start(spans: &[S]) -> Self {
+        Self::start_as(spans, true).await
+    }
+
+    async fn start_as(spans: &[S], as_tempo: bool) -> Self {
         let store = StoreProcess::start();
         let upstream = Upstream {
             base: format!("http://{}", store.query),
+            as_tempo,
             trace_fetches: Arc::default(),
             fetched: Arc::default(),
+            searched: Arc::default(),
         };
         let app = axum::Router::new()
             .fallback(forward)
@@ -82,7 +97,7 @@ impl TempoLike {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let this = TempoLike {
+        let this = Proxied {
             store,
             url,
             upstream,
@@ -94,10 +109,14 @@ impl TempoLike {
     }
 
     async fn post(&self, spans: &[S]) {
+        self.post_as(1, spans).await;
+    }
+
+    async fn post_as(&self, trace: u8, spans: &[S]) {
         let response = reqwest::Client::new()
             .post(format!("http://{}/v1/traces", self.store.otlp))
             .header("Content-Type", "application/x-protobuf")
-            .body(request(trace_id(1), spans).encode_to_vec())
+            .body(request(trace_id(trace), spans).encode_to_vec())
             .send()
             .await
             .unwrap();
@@ -138,7 +157,7 @@ async fn finish(child: tokio::process::Child) -> (i32, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trace_is_checked_through_tempos_api() {
-    let tempo = TempoLike::start(&chain()).await;
+    let tempo = Proxied::start(&chain()).await;
     let (code, text) = finish(tempo.expect(&["--trace", ID, "--wait", "5s"])).await;
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -161,7 +180,7 @@ async fn a_trace_is_checked_through_tempos_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_span_that_comes_while_polling_is_seen() {
     let spans = chain();
-    let tempo = TempoLike::start(&spans[..4]).await;
+    let tempo = Proxied::start(&spans[..4]).await;
     let fetched = tempo.upstream.fetched.notified();
     let child = tempo.expect(&["--trace", ID, "--wait", "20s"]);
     // Once the command has seen the trace with 4 spans, the fifth arrives.
@@ -178,7 +197,7 @@ async fn a_span_that_comes_while_polling_is_seen() {
 async fn a_missing_span_is_named_at_the_wait() {
     let mut spans = chain();
     spans.pop();
-    let tempo = TempoLike::start(&spans).await;
+    let tempo = Proxied::start(&spans).await;
     let (code, text) = finish(tempo.expect(&["--trace", ID, "--wait", "2s"])).await;
     assert_eq!(code, 1, "{text}");
     assert!(
@@ -191,7 +210,7 @@ async fn a_missing_span_is_named_at_the_wait() {
 /// not a wait for a trace that cannot come.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_url_that_is_neither_exits_2() {
-    let tempo = TempoLike::start(&chain()).await;
+    let tempo = Proxied::start(&chain()).await;
     let wrong = format!("{}/not-the-api", tempo.url);
     let started = std::time::Instant::now();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tracelab"))
@@ -209,4 +228,36 @@ async fn a_store_url_that_is_neither_exits_2() {
         "{text}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// `--query` right after a request: the store still holds the previous matching trace, and the
+/// new one arrives only after the command first asked (its spans were in the exporters'
+/// batches). The command waits for `--quiet` without a newer match, so it checks the new trace
+/// (here a broken one: exit 1), not the old one that matches. Both with our long-poll and
+/// against Tempo's API.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_checks_a_trace_that_arrives_after_it_first_asked() {
+    for as_tempo in [false, true] {
+        let proxied = Proxied::start_as(&chain(), as_tempo).await;
+        let asked = proxied.upstream.searched.notified();
+        let query = r#"{ resource.service.name = "app-c" }"#;
+        let child = proxied.expect(&["--query", query, "--wait", "10s", "--quiet", "2s"]);
+        tokio::time::timeout(support::DEADLINE, asked)
+            .await
+            .expect("tracelab expect searches");
+        // The newer trace: app-c failed. Its spans start later than trace 1's.
+        let mut broken = chain();
+        for span in &mut broken {
+            (span.start_ms, span.end_ms) = (span.start_ms + 1000, span.end_ms + 1000);
+        }
+        broken[4].status = 2;
+        proxied.post_as(2, &broken).await;
+        let (code, text) = finish(child).await;
+        assert_eq!(code, 1, "as Tempo: {as_tempo}\n{text}");
+        assert!(
+            text.contains("ababababababababababababababab02")
+                && text.contains("app-c SERVER GET /: status error, expected unset"),
+            "as Tempo: {as_tempo}\n{text}"
+        );
+    }
 }

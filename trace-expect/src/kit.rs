@@ -267,8 +267,57 @@ impl TestStore {
             .ok_or_else(|| timed_out(id, None, timeout, Some(shape.node_count())))
     }
 
+    /// A trace that `query` matches and that started after `than`, if one arrives within
+    /// `within` (woken by ingest).
+    async fn newer_match(
+        &self,
+        query: &traceql::Query,
+        than: &Trace,
+        within: Duration,
+    ) -> Option<Arc<Trace>> {
+        let kept = (than.start_unix_nano(), than.id);
+        let mut updates = self.store.subscribe();
+        let newer = |trace: &Arc<Trace>| {
+            trace.id != than.id
+                && (trace.start_unix_nano(), trace.id) > kept
+                && !query.evaluate(&**trace).is_empty()
+        };
+        // One that came between the last look and the subscription.
+        if let Some(trace) = self
+            .store
+            .most_recent(TimeWindow::ALL, 1, |t| newer(t).then(|| Arc::clone(t)))
+            .results
+            .pop()
+        {
+            return Some(trace);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => return None,
+                update = updates.recv() => match update {
+                    Ok(id) => {
+                        if let Some(trace) = self.store.trace(&id).filter(|t| newer(t)) {
+                            return Some(trace);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        return self
+                            .store
+                            .most_recent(TimeWindow::ALL, 1, |t| newer(t).then(|| Arc::clone(t)))
+                            .results
+                            .pop();
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+
     /// The newest trace that the TraceQL `traceql` finds, once it matches `shape` (see
-    /// [`TestStore::expect_trace`]).
+    /// [`TestStore::expect_trace`]). "Newest" is judged once no newer match has arrived for the
+    /// quiet period ([`TestStore::with_quiet`]): right after a request, its spans may still be
+    /// in the exporter's batch, and the previous matching trace must not be taken for it.
     pub async fn expect_query(
         &self,
         traceql: &str,
@@ -276,7 +325,17 @@ impl TestStore {
         timeout: Duration,
     ) -> Result<Arc<Trace>, Failure> {
         let started = Instant::now();
-        let newest = self.wait_for(traceql, 1, timeout).await?.remove(0);
+        let mut newest = self.wait_for(traceql, 1, timeout).await?.remove(0);
+        if let Ok(query) = traceql::parse(traceql) {
+            let end = started + timeout;
+            let quiet = || {
+                self.quiet
+                    .min(end.saturating_duration_since(Instant::now()))
+            };
+            while let Some(newer) = self.newer_match(&query, &newest, quiet()).await {
+                newest = newer;
+            }
+        }
         let left = timeout.saturating_sub(started.elapsed());
         self.expect_trace(newest.id, shape, left)
             .await

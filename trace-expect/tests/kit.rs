@@ -295,3 +295,30 @@ async fn a_recorded_shape_matches_its_trace_and_catches_a_change() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `expect_query` right after a request: the kit holds the previous matching trace, and the new
+/// one arrives after the first look. The newer match, here a broken trace, is the one checked;
+/// taking the old one would pass.
+#[tokio::test]
+async fn expect_query_checks_a_newer_match_that_arrives_while_it_waits() {
+    let kit = TestStore::start().await.with_quiet(Duration::from_secs(2));
+    kit.store().insert(request(trace_id(1), &chain())).unwrap();
+    let shape = Shape::from_yaml(CHAIN_SHAPE).unwrap();
+    let mut broken = chain();
+    for span in &mut broken {
+        (span.start_ms, span.end_ms) = (span.start_ms + 1000, span.end_ms + 1000);
+    }
+    broken[4].status = 2;
+
+    // One thread: the query looks first and finds trace 1, then waits; the new trace comes.
+    let (checked, _) = tokio::join!(
+        kit.expect_query(r#"{ resource.service.name = "app-c" }"#, &shape, WAIT),
+        async { kit.store().insert(request(trace_id(2), &broken)).unwrap() },
+    );
+    let text = checked.unwrap_err().to_string();
+    assert!(text.contains(&trace_id(2).to_string()), "{text}");
+    assert!(
+        text.contains("app-c SERVER GET /: status error, expected unset"),
+        "{text}"
+    );
+}

@@ -123,6 +123,18 @@ fn kind_word(kind: SpanKind) -> &'static str {
 
 /// What differs between `node` and the span, one phrase each; empty when the span matches
 /// (children aside: those are the caller's).
+/// How many of the identity fields a node gives (service, name, kind) the span does not
+/// have: the first entries of [`differences`], weighed apart from the rest when pairing.
+pub(crate) fn identity_differences(node: &Node, span: &SpanFacts<'_>) -> usize {
+    let record = span.0;
+    usize::from(
+        node.service
+            .as_ref()
+            .is_some_and(|s| s != record.service_name()),
+    ) + usize::from(node.name.as_ref().is_some_and(|n| n != record.name()))
+        + usize::from(node.kind.is_some_and(|k| Some(k) != span.kind()))
+}
+
 pub(crate) fn differences(node: &Node, span: &SpanFacts<'_>) -> Vec<String> {
     let record = span.0;
     let mut out = Vec::new();

@@ -181,3 +181,61 @@ fn very_wide_sibling_sets_pair_by_position() {
         [r#"svc INTERNAL op-500: name "op-500", expected "op-odd""#]
     );
 }
+
+/// A span with a node's service, name and kind is that node, however many other things differ:
+/// app-c down leaves four spans, each with an error status and its own attributes, and the
+/// comparison says what differs on each and that app-c's span is missing, not that all five
+/// are missing and four are extra.
+#[test]
+fn same_spans_with_many_differences_are_paired_not_missing_and_extra() {
+    let mut spans = chain();
+    spans.pop();
+    for span in &mut spans {
+        span.status = 2;
+        span.attrs = vec![
+            support::int_attr("http.response.status_code", 502),
+            support::str_attr("error.type", "502"),
+        ];
+    }
+    let shape = "root:
+  service: app-a
+  name: GET /
+  kind: server
+  status: unset
+  attributes:
+    http.response.status_code: 200
+    error.type: { absent: true }
+  children:
+    - service: app-a
+      kind: client
+      status: unset
+      attributes: { http.response.status_code: 200, error.type: { absent: true } }
+      children:
+        - service: app-b
+          name: GET /
+          kind: server
+          status: unset
+          attributes: { http.response.status_code: 200, error.type: { absent: true } }
+          children:
+            - service: app-b
+              kind: client
+              status: unset
+              attributes: { http.response.status_code: 200, error.type: { absent: true } }
+              children:
+                - service: app-c
+                  name: GET /
+                  kind: server
+";
+    let comparison = compare(&Shape::from_yaml(shape).unwrap(), &stored(&spans));
+    assert_eq!(comparison.missing(), ["app-c SERVER GET /"]);
+    let problems = comparison.problems().join("\n");
+    assert!(!problems.contains("extra span"), "{problems}");
+    assert!(
+        problems.contains("app-a SERVER GET /: status error, expected unset"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("attribute http.response.status_code is int 502, expected int 200"),
+        "{problems}"
+    );
+}

@@ -1,11 +1,14 @@
 //! Comparing a trace with a shape: which span each node stands for, and what differs.
 //!
 //! Children are matched as a multiset, so the comparison is an assignment problem at every
-//! level: each pairing of a node with a span costs the number of its own differences plus the
-//! cost of pairing their children; a node left without a span costs its whole subtree
-//! (missing), and a span left without a node costs its subtree too (extra) unless
-//! `extra_spans` allows it. The cheapest assignment is the one shown, so a span that differs in
-//! one attribute is reported as that difference, not as one span missing and another extra.
+//! level: each pairing of a node with a span costs its own differences plus the cost of pairing
+//! their children; a node left without a span costs its whole subtree (missing), and a span
+//! left without a node costs its subtree too (extra) unless `extra_spans` allows it. The
+//! cheapest assignment is the one shown. Costs are in units of [`SPAN_WEIGHT`], the cost of one
+//! span missing or extra: a difference of identity (service, name, kind) costs one unit, and
+//! all other differences of a pair (status, attributes, duration, events) together cost less
+//! than one. So a span with a node's service, name and kind is shown as that node with its
+//! differences, however many, rather than as one span missing and another extra.
 //! Costs are memoised per (node, span) pair; sibling sets are assigned exactly (a small dynamic
 //! programme) up to [`EXACT_LIMIT`] states, greedily past it, and by position past
 //! [`PAIR_LIMIT`] pairs. `ordered: true` turns a set into a sequence, aligned like an edit
@@ -20,6 +23,10 @@ use crate::facts;
 use crate::shape::{Node, Shape};
 
 mod assign;
+
+/// The cost of one span missing or extra, and of one difference of identity in a pair; the
+/// other differences of a pair, however many, cost less than one of these together.
+const SPAN_WEIGHT: usize = 1 << 10;
 
 /// The largest (children of a node) × 2^(children of a span) solved exactly.
 pub const EXACT_LIMIT: usize = 1 << 14;
@@ -174,14 +181,14 @@ struct Matcher<'a, 's, 't> {
 
 impl Matcher<'_, '_, '_> {
     fn missing_cost(&self, node: usize) -> usize {
-        self.nodes.size[node]
+        self.nodes.size[node] * SPAN_WEIGHT
     }
 
     fn extra_cost(&self, span: usize) -> usize {
         if self.extra_ok {
             0
         } else {
-            self.spans.size[span]
+            self.spans.size[span] * SPAN_WEIGHT
         }
     }
 
@@ -190,7 +197,10 @@ impl Matcher<'_, '_, '_> {
         if let Some(cost) = self.memo.get(&(node, span)) {
             return *cost;
         }
-        let own = facts::differences(self.nodes.all[node], &self.spans.facts(span)).len();
+        let (expected, actual) = (self.nodes.all[node], self.spans.facts(span));
+        let identity = facts::identity_differences(expected, &actual);
+        let others = facts::differences(expected, &actual).len() - identity;
+        let own = identity * SPAN_WEIGHT + others.min(SPAN_WEIGHT - 1);
         let node_children = self.nodes.children[node].clone();
         let span_children = self.spans.children[span].clone();
         let ordered = self.nodes.all[node].ordered;

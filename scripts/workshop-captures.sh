@@ -210,6 +210,16 @@ run "curl -s -G localhost:3200/api/search --data-urlencode 'q={ status = error }
 begin 07-eks.txt
 run 'scripts/deploy.sh --help'
 
+# 8. Check a trace in CI.
+begin 08-expect.txt
+run 'curl -s localhost:5000/'
+settled "$(newest '{}')"
+run "tracelab expect tracelab/tests/shapes/chain.yaml --query '{ resource.service.name = \"app-c\" }'"
+run 'tracelab stop app-c'
+run "curl -s -w ' (%{http_code})\n' localhost:5000/"
+run "tracelab expect tracelab/tests/shapes/chain.yaml --query '{ resource.service.name = \"app-a\" }' --wait 3s; echo \"exit \$?\""
+run 'tracelab start app-c'
+
 # The web viewer, as the guide opens it; `text=large` is the viewer's projector size (A+).
 q_errors='%7B%20status%20%3D%20error%20%26%26%20resource.service.name%20%3D%20%22app-c%22%20%7D'
 screenshot web-search.png "${store}/#/search?q=${q_errors}&since=5m&text=large" 900

@@ -135,7 +135,7 @@ fn both_guides_hold_the_same_commands_and_their_files_exist() {
     let (en, ko) = (read("workshop.md"), read("workshop.ko.md"));
     let (en_ex, ko_ex) = (parse(&en), parse(&ko));
     let numbers: Vec<_> = en_ex.iter().map(|e| e.number.as_str()).collect();
-    assert_eq!(numbers, ["0", "1", "2", "3", "4", "5", "6", "7"]);
+    assert_eq!(numbers, ["0", "1", "2", "3", "4", "5", "6", "7", "8"]);
     for (e, k) in en_ex.iter().zip(&ko_ex) {
         assert_eq!(e, k, "exercise {} differs between the guides", e.number);
     }

@@ -4,7 +4,7 @@
 //! level: each pairing of a node with a span costs its own differences plus the cost of pairing
 //! their children; a node left without a span costs its whole subtree (missing), and a span
 //! left without a node costs its subtree too (extra) unless `extra_spans` allows it. The
-//! cheapest assignment is the one shown. Costs are in units of [`SPAN_WEIGHT`], the cost of one
+//! cheapest assignment is the one shown. Costs are in units of `SPAN_WEIGHT`, the cost of one
 //! span missing or extra: a difference of identity (service, name, kind) costs one unit, and
 //! all other differences of a pair (status, attributes, duration, events) together cost less
 //! than one. So a span with a node's service, name and kind is shown as that node with its

@@ -176,9 +176,7 @@ impl TestStore {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<Arc<Trace>>, Failure> {
-        let query = traceql::parse(traceql).map_err(|e| {
-            Failure::new(FailureKind::BadInput, format!("bad TraceQL: {e}")).with_query(traceql)
-        })?;
+        let query = traceql::parse(traceql).map_err(|e| bad_query(traceql, &e))?;
         let matches = |trace: &Trace| !query.evaluate(trace).is_empty();
         let mut updates = self.store.subscribe();
         let now = tokio::time::Instant::now();
@@ -205,12 +203,7 @@ impl TestStore {
             }
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => {
-                    let headline = format!(
-                        "{} of {count} matching traces after {}",
-                        found.len(),
-                        humantime::format_duration(round(timeout))
-                    );
-                    return Err(Failure::new(FailureKind::Timeout, headline).with_query(traceql));
+                    return Err(too_few_matches(traceql, found.len(), count, timeout));
                 }
                 update = updates.recv() => match update {
                     Ok(id) => {
@@ -267,53 +260,6 @@ impl TestStore {
             .ok_or_else(|| timed_out(id, None, timeout, Some(shape.node_count())))
     }
 
-    /// A trace that `query` matches and that started after `than`, if one arrives within
-    /// `within` (woken by ingest).
-    async fn newer_match(
-        &self,
-        query: &traceql::Query,
-        than: &Trace,
-        within: Duration,
-    ) -> Option<Arc<Trace>> {
-        let kept = (than.start_unix_nano(), than.id);
-        let mut updates = self.store.subscribe();
-        let newer = |trace: &Arc<Trace>| {
-            trace.id != than.id
-                && (trace.start_unix_nano(), trace.id) > kept
-                && !query.evaluate(&**trace).is_empty()
-        };
-        // One that came between the last look and the subscription.
-        if let Some(trace) = self
-            .store
-            .most_recent(TimeWindow::ALL, 1, |t| newer(t).then(|| Arc::clone(t)))
-            .results
-            .pop()
-        {
-            return Some(trace);
-        }
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => return None,
-                update = updates.recv() => match update {
-                    Ok(id) => {
-                        if let Some(trace) = self.store.trace(&id).filter(|t| newer(t)) {
-                            return Some(trace);
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        return self
-                            .store
-                            .most_recent(TimeWindow::ALL, 1, |t| newer(t).then(|| Arc::clone(t)))
-                            .results
-                            .pop();
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
-            }
-        }
-    }
-
     /// The newest trace that the TraceQL `traceql` finds, once it matches `shape` (see
     /// [`TestStore::expect_trace`]). "Newest" is judged once no newer match has arrived for the
     /// quiet period ([`TestStore::with_quiet`]): right after a request, its spans may still be
@@ -325,19 +271,15 @@ impl TestStore {
         timeout: Duration,
     ) -> Result<Arc<Trace>, Failure> {
         let started = Instant::now();
-        let mut newest = self.wait_for(traceql, 1, timeout).await?.remove(0);
-        if let Ok(query) = traceql::parse(traceql) {
-            let end = started + timeout;
-            let quiet = || {
-                self.quiet
-                    .min(end.saturating_duration_since(Instant::now()))
-            };
-            while let Some(newer) = self.newer_match(&query, &newest, quiet()).await {
-                newest = newer;
-            }
-        }
+        let query = traceql::parse(traceql).map_err(|e| bad_query(traceql, &e))?;
+        let newest = settle::newest(&self.store, Arc::new(query), self.quiet, timeout)
+            .await
+            .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()));
+        let Some(id) = newest else {
+            return Err(too_few_matches(traceql, 0, 1, timeout));
+        };
         let left = timeout.saturating_sub(started.elapsed());
-        self.expect_trace(newest.id, shape, left)
+        self.expect_trace(id, shape, left)
             .await
             .map_err(|f| f.with_query(traceql))
     }
@@ -375,6 +317,20 @@ impl TestStore {
             Err(error) => panic!("{error}"),
         }
     }
+}
+
+/// The failure of a TraceQL query that does not parse.
+fn bad_query(traceql: &str, error: &impl std::fmt::Display) -> Failure {
+    Failure::new(FailureKind::BadInput, format!("bad TraceQL: {error}")).with_query(traceql)
+}
+
+/// The failure of a wait for `count` traces matching `traceql` that saw `found` by `timeout`.
+fn too_few_matches(traceql: &str, found: usize, count: usize, timeout: Duration) -> Failure {
+    let headline = format!(
+        "{found} of {count} matching traces after {}",
+        humantime::format_duration(round(timeout))
+    );
+    Failure::new(FailureKind::Timeout, headline).with_query(traceql)
 }
 
 /// The body of the store's thread: a runtime of its own, the listeners bound on it (their

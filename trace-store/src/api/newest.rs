@@ -23,11 +23,11 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use tokio::sync::broadcast::error::RecvError;
 
+use super::ApiError;
 use super::settled::{DEFAULT_TIMEOUT, MAX_QUIET, MAX_TIMEOUT, parse_duration};
-use super::{ApiError, off_the_workers};
-use crate::model::{TimeWindow, TraceId};
+use crate::model::TraceId;
+use crate::settle;
 use crate::store::Store;
 
 /// `GET /tracelab/v1/search/newest`.
@@ -62,67 +62,11 @@ async fn answer(store: Store, params: HashMap<String, String>) -> Result<Respons
         (status, Json(body)).into_response()
     };
 
-    // Subscribe before the first look, so a trace that arrives during it is not missed.
-    let mut updates = store.subscribe();
-    let deadline = tokio::time::Instant::now() + timeout;
-    // The newest match so far, (start, id), and when it counts as settled.
-    let mut newest: Option<(u64, TraceId)> = None;
-    let mut quiet_until = deadline;
-    let mut rescan = true;
-    loop {
-        if rescan {
-            // A scan of the whole store is CPU work: off the async workers, as search is.
-            let (store, query) = (store.clone(), Arc::clone(&query));
-            let scanned = off_the_workers(move || {
-                store
-                    .most_recent(TimeWindow::ALL, 1, |trace| {
-                        (!query.evaluate(&**trace).is_empty())
-                            .then_some((trace.start_unix_nano(), trace.id))
-                    })
-                    .results
-            })
-            .await?;
-            if let Some(&found) = scanned.first() {
-                if newest.is_none_or(|(_, id)| id != found.1) {
-                    quiet_until = tokio::time::Instant::now() + quiet;
-                }
-                newest = Some(found);
-            }
-            rescan = false;
-        }
-        if let Some((_, id)) = newest
-            && (quiet.is_zero() || tokio::time::Instant::now() >= quiet_until)
-        {
-            return Ok(found(Some(id)));
-        }
-        let settles = newest.is_some();
-        tokio::select! {
-            () = tokio::time::sleep_until(deadline) => return Ok(found(newest.map(|(_, id)| id))),
-            () = tokio::time::sleep_until(quiet_until), if settles => {}
-            update = updates.recv() => match update {
-                Ok(id) => {
-                    let start = store
-                        .trace(&id)
-                        .filter(|trace| !query.evaluate(&**trace).is_empty())
-                        .map(|trace| trace.start_unix_nano());
-                    if let Some(start) = start {
-                        if quiet.is_zero() {
-                            return Ok(found(Some(id)));
-                        }
-                        match newest {
-                            // More spans of the newest match: its start may move earlier.
-                            Some((_, newest_id)) if newest_id == id => newest = Some((start, id)),
-                            Some(kept) if (start, id) < kept => {}
-                            _ => {
-                                newest = Some((start, id));
-                                quiet_until = tokio::time::Instant::now() + quiet;
-                            }
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(_)) => rescan = true,
-                Err(RecvError::Closed) => return Ok(found(newest.map(|(_, id)| id))),
-            },
+    match settle::newest(&store, query, quiet, timeout).await {
+        Ok(id) => Ok(found(id)),
+        Err(error) => {
+            tracing::error!(%error, "query task failed");
+            Err(ApiError::Internal)
         }
     }
 }

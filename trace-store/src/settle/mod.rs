@@ -3,9 +3,14 @@
 //! for a quiet period; a trace that never completes (a service died mid-request) is given up on
 //! after a longer wait. The lab's live waterfalls and `tracelab tail` both judge this way.
 //!
-//! [`wait`] waits for one trace to reach a given span count or to settle, waking on ingest
-//! ([`Store::subscribe`]) rather than polling: the test kit and the query API's long-poll
-//! (`/tracelab/v1/traces/{id}/settled`) both wait this way.
+//! [`wait`] waits for one trace to reach a given span count or to settle, and [`newest`] for
+//! the newest trace a query matches, both waking on ingest ([`Store::subscribe`]) rather than
+//! polling: the test kit and the query API's long-polls (`/tracelab/v1/traces/{id}/settled`,
+//! `/tracelab/v1/search/newest`) wait this way.
+
+mod newest;
+
+pub use newest::newest;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

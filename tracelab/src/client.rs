@@ -76,8 +76,17 @@ pub struct StoreClient {
 
 impl StoreClient {
     /// A client for the store at `base` (like `http://127.0.0.1:3200`),
-    /// sending `token` as a bearer token if given.
+    /// sending `token` as a bearer token if given; each request may take 10 s.
     pub fn new(base: &str, token: Option<&str>) -> anyhow::Result<Self> {
+        Self::with_timeout(base, token, std::time::Duration::from_secs(10))
+    }
+
+    /// [`StoreClient::new`] with another limit per request: longer for long-polls.
+    pub fn with_timeout(
+        base: &str,
+        token: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         let base = check_base_url(base, "--store")?;
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(token) = token {
@@ -88,7 +97,7 @@ impl StoreClient {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
+            .timeout(timeout)
             .default_headers(headers)
             .build()?;
         Ok(Self { base, http })
@@ -156,6 +165,26 @@ impl StoreClient {
         Ok(Some(check(response).await?.bytes().await?))
     }
 
+    /// The store's base URL, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET {base}{path}` with `query`, asking for protobuf if `protobuf`: the response
+    /// whatever its status, for callers that read 404s and 504s themselves.
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        protobuf: bool,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.http.get(format!("{}{path}", self.base)).query(query);
+        if protobuf {
+            request = request.header("Accept", "application/protobuf");
+        }
+        self.send(request).await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
         request.send().await.map_err(|e| {
             anyhow!(
@@ -185,7 +214,7 @@ pub fn check_base_url(url: &str, flag: &str) -> anyhow::Result<String> {
 
 /// The response if 2xx, else an error with the store's own words (Tempo
 /// puts the reason, like a TraceQL parse error, in a text body).
-async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+pub async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);

@@ -15,6 +15,7 @@ use reqwest::{Response, StatusCode};
 use trace_expect::{Trace, TraceId};
 
 use crate::cli::StoreUrl;
+use crate::client::{StoreClient, check};
 
 mod tempo;
 
@@ -32,8 +33,7 @@ pub(super) struct Polled {
 
 /// A store's query API, read over HTTP.
 pub(super) struct TraceSource {
-    base: String,
-    http: reqwest::Client,
+    client: StoreClient,
     /// Set after the first 404 from a long-poll: the store is Tempo (or another store without
     /// our extension), so poll its standard API.
     tempo: AtomicBool,
@@ -47,19 +47,10 @@ enum LongPoll<T> {
 
 impl TraceSource {
     pub(super) fn new(store: &StoreUrl) -> anyhow::Result<Self> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = &store.token {
-            let value = reqwest::header::HeaderValue::try_from(format!("Bearer {}", token.trim()))
-                .context("TRACELAB_TOKEN has characters a header cannot carry")?;
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let http = reqwest::Client::builder()
-            .timeout(POLL_AT_MOST + Duration::from_secs(10))
-            .default_headers(headers)
-            .build()?;
+        // Each long-poll may take POLL_AT_MOST; the margin is for the answer itself.
+        let timeout = POLL_AT_MOST + Duration::from_secs(10);
         Ok(TraceSource {
-            base: store.url.trim_end_matches('/').to_owned(),
-            http,
+            client: StoreClient::with_timeout(&store.url, store.token.as_deref(), timeout)?,
             tempo: AtomicBool::new(false),
         })
     }
@@ -101,18 +92,12 @@ impl TraceSource {
     /// After a long-poll's 404: checks that the store speaks Tempo's API (`GET /api/echo`, which
     /// Grafana checks too), so a wrong `--store` is an error rather than a long wait for nothing.
     async fn switch_to_tempo(&self) -> anyhow::Result<()> {
-        let echo = format!("{}/api/echo", self.base);
-        let response = self
-            .http
-            .get(&echo)
-            .send()
-            .await
-            .with_context(|| self.unreachable())?;
+        let response = self.client.get("/api/echo", &[], false).await?;
         if !response.status().is_success() {
             bail!(
                 "{} answers neither tracelab's long-poll nor Tempo's API (GET /api/echo: {}); \
                  is --store the query API's URL?",
-                self.base,
+                self.client.base(),
                 response.status()
             );
         }
@@ -120,7 +105,7 @@ impl TraceSource {
             eprintln!(
                 "tracelab expect: {} has no /tracelab/v1 long-poll (not a tracelab store; Grafana \
                  Tempo?): asking its Tempo API every {} instead",
-                self.base,
+                self.client.base(),
                 humantime::format_duration(tempo::POLL_EVERY)
             );
         }
@@ -134,16 +119,12 @@ impl TraceSource {
         quiet: Duration,
         deadline: Instant,
     ) -> anyhow::Result<LongPoll<Option<TraceId>>> {
-        let url = format!("{}/tracelab/v1/search/newest", self.base);
+        let quiet = format!("{}ms", quiet.as_millis());
         loop {
             let timeout = format!("{}ms", left(deadline).as_millis());
-            let quiet = format!("{}ms", quiet.as_millis());
-            let request = self.http.get(&url).query(&[
-                ("q", query),
-                ("timeout", &timeout),
-                ("quiet", &quiet),
-            ]);
-            let Some(response) = self.long_poll(request).await? else {
+            let query = [("q", query), ("timeout", &timeout), ("quiet", &quiet)];
+            let path = "/tracelab/v1/search/newest";
+            let Some(response) = self.long_poll(path, &query, false).await? else {
                 return Ok(LongPoll::NotHere);
             };
             let body: serde_json::Value = response
@@ -166,18 +147,15 @@ impl TraceSource {
         spans: Option<usize>,
         deadline: Instant,
     ) -> anyhow::Result<LongPoll<Polled>> {
-        let url = format!("{}/tracelab/v1/traces/{id}/settled", self.base);
+        let path = format!("/tracelab/v1/traces/{id}/settled");
+        let spans = spans.map(|n| n.to_string());
         loop {
-            let mut query = vec![("timeout", format!("{}ms", left(deadline).as_millis()))];
-            if let Some(spans) = spans {
-                query.push(("spans", spans.to_string()));
+            let timeout = format!("{}ms", left(deadline).as_millis());
+            let mut query = vec![("timeout", timeout.as_str())];
+            if let Some(spans) = &spans {
+                query.push(("spans", spans));
             }
-            let request = self
-                .http
-                .get(&url)
-                .query(&query)
-                .header("Accept", "application/protobuf");
-            let Some(response) = self.long_poll(request).await? else {
+            let Some(response) = self.long_poll(&path, &query, true).await? else {
                 return Ok(LongPoll::NotHere);
             };
             let timed_out = !response.status().is_success();
@@ -189,29 +167,19 @@ impl TraceSource {
     }
 
     /// Sends one long-poll: the response when it answered (200) or timed out (504), `None` on
-    /// a 404 (no long-polls here), an error otherwise.
+    /// a 404 (no long-polls here), an error with the store's words otherwise.
     async fn long_poll(
         &self,
-        request: reqwest::RequestBuilder,
+        path: &str,
+        query: &[(&str, &str)],
+        protobuf: bool,
     ) -> anyhow::Result<Option<Response>> {
-        let response = request.send().await.with_context(|| self.unreachable())?;
+        let response = self.client.get(path, query, protobuf).await?;
         match response.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() || status == StatusCode::GATEWAY_TIMEOUT => {
-                Ok(Some(response))
-            }
-            status => {
-                let body = response.text().await.unwrap_or_default();
-                bail!("the store answered {status}: {}", body.trim())
-            }
+            StatusCode::GATEWAY_TIMEOUT => Ok(Some(response)),
+            _ => Ok(Some(check(response).await?)),
         }
-    }
-
-    fn unreachable(&self) -> String {
-        format!(
-            "cannot reach the trace store at {} (see --store)",
-            self.base
-        )
     }
 }
 

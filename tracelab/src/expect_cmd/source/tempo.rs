@@ -4,19 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use reqwest::StatusCode;
 use trace_expect::TraceId;
 use trace_store::settle::{SettleRules, Settled, Settling};
 
-use super::{Polled, TraceSource, decode};
+use super::{Polled, TraceSource};
 
 /// How often a store without the long-polls is asked again.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// How many search results are compared to find the newest match: Tempo returns matches in
 /// the order it finds them, not newest first.
-const SEARCH_LIMIT: &str = "50";
+const SEARCH_LIMIT: usize = 50;
 
 impl TraceSource {
     /// Tempo's `GET /api/search`, asked every [`POLL_EVERY`]; of the matches, the one that
@@ -28,38 +26,15 @@ impl TraceSource {
         quiet: Duration,
         deadline: Instant,
     ) -> anyhow::Result<Option<TraceId>> {
-        let url = format!("{}/api/search", self.base);
         // The newest match so far, and since when it has been the newest.
         let mut newest: Option<(TraceId, Instant)> = None;
         loop {
-            let response = self
-                .http
-                .get(&url)
-                .query(&[("q", query), ("limit", SEARCH_LIMIT)])
-                .send()
-                .await
-                .with_context(|| self.unreachable())?;
-            let status = response.status();
-            if !status.is_success() {
-                let body = response.text().await.unwrap_or_default();
-                bail!("the store answered {status} to the search: {}", body.trim());
-            }
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .context("the store's search answer is not JSON")?;
-            let found = body["traces"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .max_by_key(|t| {
-                    t["startTimeUnixNano"]
-                        .as_str()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .unwrap_or(0)
-                });
-            if let Some(raw) = found.and_then(|t| t["traceID"].as_str()) {
-                let id = crate::viewer::parse_trace_id(raw)?;
+            let matches = self.client.search(query, SEARCH_LIMIT).await?;
+            let found = matches
+                .iter()
+                .max_by_key(|t| t.start_time_unix_nano.parse::<u64>().unwrap_or(0));
+            if let Some(found) = found {
+                let id = crate::viewer::parse_trace_id(&found.trace_id)?;
                 let since = match newest {
                     Some((kept, since)) if kept == id => since,
                     _ => Instant::now(),
@@ -83,7 +58,6 @@ impl TraceSource {
         spans: Option<usize>,
         deadline: Instant,
     ) -> anyhow::Result<Polled> {
-        let url = format!("{}/api/traces/{id}", self.base);
         // Only the deadline gives up: `judge` then never says `Incomplete` before it.
         let rules = SettleRules {
             give_up: Duration::from_secs(24 * 3600),
@@ -92,23 +66,9 @@ impl TraceSource {
         let mut settling = Settling::new(Instant::now());
         let mut last = None;
         loop {
-            let response = self
-                .http
-                .get(&url)
-                .header("Accept", "application/protobuf")
-                .send()
-                .await
-                .with_context(|| self.unreachable())?;
-            // Tempo answers 404 until a span of the trace is in.
-            let trace = match response.status() {
-                StatusCode::NOT_FOUND => None,
-                status if status.is_success() => decode(id, response).await?,
-                status => {
-                    let body = response.text().await.unwrap_or_default();
-                    bail!("the store answered {status}: {}", body.trim())
-                }
-            };
-            if let Some(trace) = trace {
+            // Tempo answers 404 (`None`) until a span of the trace is in.
+            let trace = self.client.trace(id).await?;
+            if let Some(trace) = trace.filter(|t| !t.spans.is_empty()) {
                 let ready = match spans {
                     Some(n) => trace.spans.len() >= n,
                     None => settling.judge(&trace, &rules, Instant::now()) == Settled::Complete,

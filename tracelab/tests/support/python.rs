@@ -173,30 +173,36 @@ impl Receiver {
         Self { process, addr }
     }
 
-    /// The decoded spans, once there are at least `count`.
+    /// The decoded spans, once there are at least `count` (or an export failed to decode):
+    /// a wait on the receiver's output, woken by each line it prints.
     pub fn spans(&self, count: usize) -> Vec<serde_json::Value> {
-        let until = Instant::now() + DEADLINE;
-        loop {
-            let spans: Vec<serde_json::Value> = self
-                .process
-                .stdout_text()
-                .lines()
+        let decoded = |lines: &[String]| -> Vec<serde_json::Value> {
+            lines
+                .iter()
                 .filter(|l| l.starts_with('{'))
                 .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            if let Some(error) = spans.iter().find(|s| s.get("error").is_some()) {
-                panic!("the receiver could not decode an export: {error}");
-            }
-            if spans.len() >= count {
-                return spans;
-            }
-            assert!(
-                Instant::now() < until,
-                "{} of {count} spans decoded after {DEADLINE:?}",
-                spans.len()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+                .collect()
+        };
+        let failed = |spans: &[serde_json::Value]| spans.iter().any(|s| s.get("error").is_some());
+        self.process.wait_stdout(
+            &format!("{count} spans decoded by the receiver"),
+            DEADLINE,
+            |lines| {
+                let spans = decoded(lines);
+                spans.len() >= count || failed(&spans)
+            },
+        );
+        let lines: Vec<String> = self
+            .process
+            .stdout_text()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let spans = decoded(&lines);
+        if let Some(error) = spans.iter().find(|s| s.get("error").is_some()) {
+            panic!("the receiver could not decode an export: {error}");
         }
+        spans
     }
 }
 

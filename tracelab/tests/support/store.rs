@@ -91,23 +91,33 @@ impl StoreProcess {
         flat
     }
 
-    /// The id of the only trace in the store, waiting for it to appear.
+    /// The id of the only trace in the store, waiting for it to appear with the store's
+    /// newest-match long-poll (`/tracelab/v1/search/newest`), which answers when spans arrive.
     pub async fn only_trace_id(&self) -> String {
-        let url = format!("http://{}/api/search", self.query);
-        let until = Instant::now() + DEADLINE;
-        loop {
-            let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
-            if let Some(traces) = body["traces"].as_array().filter(|t| !t.is_empty()) {
-                assert_eq!(traces.len(), 1, "one trace expected: {body}");
-                // Search strips leading zeros; ids in URLs accept that form.
-                return format!("{:0>32}", traces[0]["traceID"].as_str().unwrap());
-            }
-            assert!(
-                Instant::now() < until,
-                "no trace in the store after {DEADLINE:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let client = reqwest::Client::new();
+        let base = format!("http://{}", self.query);
+        let timeout = format!("{}ms", DEADLINE.as_millis());
+        let response = client
+            .get(format!("{base}/tracelab/v1/search/newest"))
+            .query(&[("q", "{ }"), ("timeout", timeout.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "no trace in the store after {DEADLINE:?}"
+        );
+        let newest: serde_json::Value = response.json().await.unwrap();
+        let body: serde_json::Value = reqwest::get(format!("{base}/api/search"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let traces = body["traces"].as_array().expect("search lists traces");
+        assert_eq!(traces.len(), 1, "one trace expected: {body}");
+        newest["traceID"].as_str().unwrap().to_owned()
     }
 }
 
